@@ -1,0 +1,68 @@
+//! The `IntentModel` seam: what an analysis computes and how the query engine asks for it.
+//!
+//! [`crate::clerk::ClerkCore`] is the reference implementation and [`PopularityModel`] a deliberately simple
+//! baseline. A host plugs its own model by implementing [`IntentModel`].
+
+mod popularity;
+mod types;
+
+use std::fmt::Debug;
+use std::sync::Arc;
+
+pub use popularity::PopularityModel;
+pub use types::{AudienceMember, FoldInStats, ModelError, ModelStats, Ranking, Relation, Scored};
+
+use crate::data::Dataset;
+use crate::domain::{Order, Timestamp};
+
+/// A model of customer intent: an analysis of a shop and the look-ups the query engine combines.
+///
+/// # Contract
+/// - A model value is both its settings and its analysed state. A fresh value (before any analysis) answers
+///   every look-up with nothing. [`analyse`](Self::analyse) returns a new, analysed model with the same settings;
+///   the old one keeps answering until the caller swaps it, so queries never wait on an analysis.
+/// - [`fold_in`](Self::fold_in) updates the model in place for new orders (interior mutability); a look-up sees
+///   either all or none of one fold-in.
+/// - Look-ups never return a product marked `index: false`, never return the queried product itself, and
+///   return scores that are finite and sorted best first (ties by id).
+/// - [`save`](Self::save) and [`load`](Self::load) round-trip the analysed state exactly.
+/// - Results are deterministic for the same data and settings.
+pub trait IntentModel: Send + Sync + Debug + 'static {
+    /// The model's name, stored with saved analyses.
+    fn name(&self) -> &'static str;
+
+    /// The version of the layout [`save`](Self::save) writes.
+    fn format(&self) -> u32;
+
+    /// A full analysis of `data`: a new model with this model's settings.
+    fn analyse(&self, data: &Dataset) -> Result<Arc<dyn IntentModel>, ModelError>;
+
+    /// Folds new orders into the analysis without a full re-analysis.
+    fn fold_in(&self, orders: &[Order]) -> Result<FoldInStats, ModelError>;
+
+    /// Products related to `product` by `relation`, best first, at most `limit`.
+    fn related(&self, product: &str, relation: Relation, limit: usize) -> Vec<Scored>;
+
+    /// The products `customer` has bought, scored by how likely they buy each again at `at` (the model's own
+    /// reference time when `None`): repeat, recency and due-ness. Best first, at most `limit`.
+    fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored>;
+
+    /// Customers scored by their intent to buy `product`, best first, at most `limit`.
+    fn audience(&self, product: &str, at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember>;
+
+    /// Non-personal rankings (popular, trending, new), best first, at most `limit`.
+    fn ranking(&self, ranking: Ranking, limit: usize) -> Vec<Scored>;
+
+    /// Counts describing the analysed state.
+    fn stats(&self) -> ModelStats;
+
+    /// The analysed state as bytes, for [`crate::store::DataStore::save_analysis`].
+    fn save(&self) -> Result<Vec<u8>, ModelError>;
+
+    /// A model with this model's settings and the analysed state in `bytes` (written by `save` at the same
+    /// `format`).
+    fn load(&self, bytes: &[u8]) -> Result<Arc<dyn IntentModel>, ModelError>;
+}
+
+/// A shared model handle.
+pub type DynIntentModel = Arc<dyn IntentModel>;
