@@ -103,6 +103,12 @@ impl Interner {
     }
 }
 
+impl PartialEq for Interner {
+    fn eq(&self, other: &Self) -> bool {
+        self.ids == other.ids
+    }
+}
+
 impl Serialize for Interner {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_seq(self.ids.iter().map(|s| &**s))

@@ -18,6 +18,7 @@
 //! # });
 //! ```
 
+pub mod clerk;
 pub mod data;
 pub mod domain;
 pub mod intern;

@@ -1,0 +1,190 @@
+//! The full analysis: from an interned [`Dataset`] to the pre-computed [`State`].
+
+use super::counts::{binary_csr, pair_counts};
+use super::relations;
+use super::settings::Settings;
+use super::state::{HistItem, State, NONE};
+use crate::data::Dataset;
+use crate::domain::{AttributeValue, DAY};
+
+/// Decay factor of an event `age_secs` old with a half-life of `half_life_days`.
+pub(crate) fn decay(age_secs: i64, half_life_days: f64) -> f32 {
+    (0.5f64).powf(age_secs as f64 / (half_life_days * DAY as f64)) as f32
+}
+
+pub(crate) fn threads(settings: &Settings) -> usize {
+    settings.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Analyses `data` with `settings`.
+pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
+    let n_products = data.products.len();
+    let n_customers = data.customers.len();
+    let mut s = State {
+        products: data.products.clone(),
+        customers: data.customers.clone(),
+        indexable: (0..n_products as u32).map(|p| data.is_indexable(p)).collect(),
+        reference: data.last_time().map_or(0, |t| t.secs()),
+        ..State::default()
+    };
+    let clock = std::time::Instant::now();
+    let lap = |what: &str| {
+        if std::env::var_os("CLERK_TRACE").is_some() {
+            eprintln!("analysis: {what} at {:.3}s", clock.elapsed().as_secs_f64());
+        }
+    };
+    catalog_keys(data, settings, &mut s);
+
+    let orders: Vec<_> = data.orders.iter().filter(|o| o.end > o.start).collect();
+    s.orders = orders.len() as u64;
+    let basket = binary_csr(orders.len(), n_products, orders.iter().map(|o| data.products_of(o)));
+    let basket_t = basket.to_csc();
+    let threads = threads(settings);
+    s.product_orders = (0..n_products).map(|p| basket_t.outer_view(p).map_or(0, |v| v.nnz() as u32)).collect();
+    s.together = pair_counts(&basket_t, &basket, threads);
+    lap("together");
+
+    // Each order's next window: the same customer's products in the orders after it, within the window.
+    let window_secs = (settings.next_window_days * DAY as f64) as i64;
+    let mut by_customer: Vec<Vec<usize>> = vec![Vec::new(); n_customers];
+    for (k, o) in orders.iter().enumerate() {
+        if let Some(c) = o.customer {
+            by_customer[c as usize].push(k);
+        }
+    }
+    let mut windows: Vec<Vec<u32>> = vec![Vec::new(); orders.len()];
+    for list in &by_customer {
+        for (a, &k) in list.iter().enumerate() {
+            let t = orders[k].time.secs();
+            let mut w: Vec<u32> = Vec::new();
+            for &later in list[a + 1..].iter().take_while(|&&l| orders[l].time.secs() <= t + window_secs) {
+                if orders[later].time.secs() > t {
+                    w.extend_from_slice(data.products_of(orders[later]));
+                }
+            }
+            w.sort_unstable();
+            w.dedup();
+            windows[k] = w;
+        }
+    }
+    let window = binary_csr(orders.len(), n_products, windows.iter());
+    drop(windows);
+    s.window_orders = {
+        let mut counts = vec![0u32; n_products];
+        for &j in window.indices() {
+            counts[j] += 1;
+        }
+        counts
+    };
+    s.next = pair_counts(&basket_t, &window, threads);
+    lap("next");
+    drop((window, basket, basket_t));
+
+    lap("windows");
+    customer_histories(data, &orders, settings, &mut s);
+    popularity(data, &orders, settings, &mut s);
+    lap("histories and popularity");
+    relations::rebuild_all(&mut s, settings);
+    lap("relations");
+    s
+}
+
+fn catalog_keys(data: &Dataset, settings: &Settings, s: &mut State) {
+    let n = data.products.len();
+    s.need = vec![NONE; n];
+    s.category = vec![NONE; n];
+    s.brand = vec![NONE; n];
+    s.created = vec![None; n];
+    for (i, entry) in data.catalog.iter().enumerate() {
+        let Some(p) = entry else { continue };
+        if let Some(c) = p.categories.first() {
+            s.category[i] = s.keys.intern(&format!("category:{c}"));
+        }
+        if let Some(b) = &p.brand {
+            s.brand[i] = s.keys.intern(&format!("brand:{b}"));
+        }
+        let need = settings.type_attributes.iter().find_map(|a| match p.attributes.get(a) {
+            Some(AttributeValue::Text(t)) if !t.is_empty() => Some(t.clone()),
+            _ => None,
+        });
+        s.need[i] = match need {
+            Some(t) => s.keys.intern(&format!("type:{t}")),
+            None => s.category[i],
+        };
+        s.created[i] = p.created_at.map(|t| t.secs());
+    }
+}
+
+fn customer_histories(data: &Dataset, orders: &[&crate::data::OrderRow], settings: &Settings, s: &mut State) {
+    let n_customers = data.customers.len();
+    let n_products = data.products.len();
+    s.history = vec![Vec::new(); n_customers];
+    s.customer_orders = vec![Vec::new(); n_customers];
+    let mut gaps: Vec<Vec<f32>> = vec![Vec::new(); n_products];
+    for o in orders {
+        let Some(c) = o.customer else { continue };
+        let products = data.products_of(o);
+        s.customer_orders[c as usize].push((o.time.secs(), products.to_vec()));
+    }
+    for (c, list) in s.customer_orders.iter().enumerate() {
+        let mut items: Vec<HistItem> = Vec::new();
+        let mut pos: crate::intern::FxHashMap<u32, usize> = Default::default();
+        for (t, products) in list {
+            for &p in products {
+                let at = *pos.entry(p).or_insert_with(|| {
+                    items.push(HistItem { product: p, first: *t, last: *t, ..HistItem::default() });
+                    items.len() - 1
+                });
+                let item = &mut items[at];
+                if item.count > 0 {
+                    gaps[p as usize].push((t - item.last) as f32 / DAY as f32);
+                }
+                item.count += 1;
+                item.last = *t;
+                item.decayed += decay(s.reference - t, settings.half_life_days);
+                item.decayed_long += decay(s.reference - t, settings.long_half_life_days);
+            }
+        }
+        items.sort_unstable_by_key(|h| h.product);
+        s.history[c] = items;
+    }
+    s.buyers = vec![0; n_products];
+    s.repeat_buyers = vec![0; n_products];
+    for h in s.history.iter().flatten() {
+        s.buyers[h.product as usize] += 1;
+        if h.count >= 2 {
+            s.repeat_buyers[h.product as usize] += 1;
+        }
+    }
+    s.cycle_days = gaps
+        .into_iter()
+        .map(|mut g| {
+            if g.is_empty() {
+                return 0.0;
+            }
+            let mid = g.len() / 2;
+            *g.select_nth_unstable_by(mid, f32::total_cmp).1
+        })
+        .collect();
+}
+
+fn popularity(data: &Dataset, orders: &[&crate::data::OrderRow], settings: &Settings, s: &mut State) {
+    let n = data.products.len();
+    s.popularity = vec![0.0; n];
+    s.recent = vec![0; n];
+    s.baseline = vec![0; n];
+    let recent = (settings.trending_recent_days * DAY as f64) as i64;
+    let baseline = (settings.trending_baseline_days * DAY as f64) as i64;
+    for o in orders {
+        let age = s.reference - o.time.secs();
+        let w = decay(age, settings.popularity_half_life_days);
+        for &p in data.products_of(o) {
+            s.popularity[p as usize] += w;
+            if age < recent {
+                s.recent[p as usize] += 1;
+            } else if age < recent + baseline {
+                s.baseline[p as usize] += 1;
+            }
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! Pair counts of products, built row by row from sparse incidence matrices (Gustavson's product), in parallel
+//! over rows and bit-identical for any thread count.
+
+use serde::{Deserialize, Serialize};
+use sprs::CsMat;
+
+/// Full pair counts: row `i` holds `(j, count)` sorted by `j`, `j != i`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub(crate) struct PairCounts {
+    pub(crate) rows: Vec<Vec<(u32, u32)>>,
+}
+
+/// Rows computed by one worker: (row index, row).
+type RowsOf = Vec<(usize, Vec<(u32, u32)>)>;
+
+impl PairCounts {
+    /// The count of `(i, j)`.
+    #[cfg_attr(not(test), allow(dead_code))]
+    pub(crate) fn get(&self, i: u32, j: u32) -> u32 {
+        let Some(row) = self.rows.get(i as usize) else { return 0 };
+        row.binary_search_by_key(&j, |&(k, _)| k).map_or(0, |at| row[at].1)
+    }
+
+    /// Adds `by` to the count of `(i, j)`.
+    pub(crate) fn add(&mut self, i: u32, j: u32, by: u32) {
+        if self.rows.len() <= i as usize {
+            self.rows.resize(i as usize + 1, Vec::new());
+        }
+        let row = &mut self.rows[i as usize];
+        match row.binary_search_by_key(&j, |&(k, _)| k) {
+            Ok(at) => row[at].1 += by,
+            Err(at) => row.insert(at, (j, by)),
+        }
+    }
+}
+
+/// Counts, for every product `i` (rows of `left_t`, a product x event matrix in CSR) and every product `j`, the
+/// events holding `i` on the left whose right side (`right`, event x product in CSR) holds `j`: the sparse
+/// product `left_t * right` without the diagonal.
+pub(crate) fn pair_counts(left_t: &CsMat<u8>, right: &CsMat<u8>, threads: usize) -> PairCounts {
+    let n = left_t.rows();
+    let width = right.cols();
+    let threads = threads.clamp(1, 64).min(n.max(1));
+    // Rows are handed out in interleaved blocks so that the heavy (popular) rows spread over the threads.
+    let rows: Vec<Vec<(u32, u32)>> = if threads == 1 {
+        let mut scratch = Scratch::new(width);
+        (0..n).map(|i| scratch.row(i, left_t, right)).collect()
+    } else {
+        let mut parts: Vec<RowsOf> = Vec::new();
+        std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    s.spawn(move || {
+                        let mut scratch = Scratch::new(width);
+                        let mut out = Vec::new();
+                        let mut block = t * BLOCK;
+                        while block < n {
+                            for i in block..(block + BLOCK).min(n) {
+                                out.push((i, scratch.row(i, left_t, right)));
+                            }
+                            block += threads * BLOCK;
+                        }
+                        out
+                    })
+                })
+                .collect();
+            parts = handles.into_iter().map(|h| h.join().unwrap_or_default()).collect();
+        });
+        let mut rows = vec![Vec::new(); n];
+        for (i, row) in parts.into_iter().flatten() {
+            rows[i] = row;
+        }
+        rows
+    };
+    PairCounts { rows }
+}
+
+const BLOCK: usize = 256;
+
+struct Scratch {
+    counts: Vec<u32>,
+    touched: Vec<u32>,
+}
+
+impl Scratch {
+    fn new(width: usize) -> Self {
+        Scratch { counts: vec![0; width], touched: Vec::new() }
+    }
+
+    fn row(&mut self, i: usize, left_t: &CsMat<u8>, right: &CsMat<u8>) -> Vec<(u32, u32)> {
+        let Some(events) = left_t.outer_view(i) else { return Vec::new() };
+        for &e in events.indices() {
+            if let Some(products) = right.outer_view(e) {
+                for &j in products.indices() {
+                    if self.counts[j] == 0 {
+                        self.touched.push(j as u32);
+                    }
+                    self.counts[j] += 1;
+                }
+            }
+        }
+        self.touched.sort_unstable();
+        let mut row = Vec::with_capacity(self.touched.len());
+        for &j in &self.touched {
+            if j as usize != i {
+                row.push((j, self.counts[j as usize]));
+            }
+            self.counts[j as usize] = 0;
+        }
+        self.touched.clear();
+        row
+    }
+}
+
+/// A binary CSR matrix of `rows` rows and `cols` columns from each row's sorted, distinct column list.
+pub(crate) fn binary_csr(rows: usize, cols: usize, row_lists: impl Iterator<Item = impl AsRef<[u32]>>) -> CsMat<u8> {
+    let mut indptr = Vec::with_capacity(rows + 1);
+    let mut indices = Vec::new();
+    indptr.push(0usize);
+    for list in row_lists {
+        indices.extend(list.as_ref().iter().map(|&c| c as usize));
+        indptr.push(indices.len());
+    }
+    indptr.resize(rows + 1, indices.len());
+    let data = vec![1u8; indices.len()];
+    CsMat::new((rows, cols), indptr, indices, data)
+}

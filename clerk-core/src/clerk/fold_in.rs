@@ -1,0 +1,195 @@
+//! Folding new orders into an analysed state, updating only the products they touch.
+//!
+//! Counts (orders per product, pairs bought together and next, histories) come out exactly as a full analysis
+//! of the same orders would give them. Related lists are recomputed for the touched products only; the lists
+//! of untouched products keep scores computed with the older order total, which moves them by at most the
+//! relative change of that total (see the fold-in property test).
+
+use std::collections::BTreeSet;
+
+use super::analysis::decay;
+use super::relations::{self, Groups, ALTERNATIVE, NEXT, TOGETHER};
+use super::settings::Settings;
+use super::state::HistItem;
+use super::Inner;
+use crate::domain::{Order, DAY};
+use crate::model::FoldInStats;
+
+pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) -> FoldInStats {
+    let mut stats = FoldInStats::default();
+    let mut touched_rows: BTreeSet<u32> = BTreeSet::new();
+    for order in orders {
+        let s = &mut inner.state;
+        let mut products: Vec<u32> = order.lines.iter().map(|l| s.products.intern(&l.product_id)).collect();
+        products.sort_unstable();
+        products.dedup();
+        if products.is_empty() {
+            stats.skipped += 1;
+            continue;
+        }
+        grow(inner);
+        let s = &mut inner.state;
+        let t = order.time.secs();
+        s.orders += 1;
+        for &p in &products {
+            s.product_orders[p as usize] += 1;
+            let age = s.reference - t;
+            s.popularity[p as usize] += decay(age, settings.popularity_half_life_days);
+            if age < (settings.trending_recent_days * DAY as f64) as i64 {
+                s.recent[p as usize] += 1;
+            }
+            for &q in &products {
+                if q != p {
+                    s.together.add(p, q, 1);
+                }
+            }
+        }
+        touched_rows.extend(&products);
+
+        if let Some(key) = order.buyer_key() {
+            let c = s.customers.intern(&key) as usize;
+            if c == s.history.len() {
+                s.history.push(Vec::new());
+                s.customer_orders.push(Vec::new());
+            }
+            // Earlier orders within the window before this one gain this order's new products in their window.
+            let window = (settings.next_window_days * DAY as f64) as i64;
+            let list = &s.customer_orders[c];
+            let at = list.partition_point(|(time, _)| *time <= t);
+            for a in (0..at).rev() {
+                let (ta, ref anchor) = list[a];
+                if ta >= t {
+                    continue;
+                }
+                if ta + window < t {
+                    break;
+                }
+                let already: BTreeSet<u32> = list[a + 1..]
+                    .iter()
+                    .filter(|(tb, _)| *tb > ta && *tb <= ta + window)
+                    .flat_map(|(_, ps)| ps.iter().copied())
+                    .collect();
+                for &j in products.iter().filter(|j| !already.contains(j)) {
+                    s.window_orders[j as usize] += 1;
+                    for &i in anchor.iter().filter(|&&i| i != j) {
+                        s.next.add(i, j, 1);
+                        touched_rows.insert(i);
+                    }
+                }
+            }
+            // This order's own window: later orders already known (an order folded in late).
+            let later: BTreeSet<u32> = list[at..]
+                .iter()
+                .filter(|(tb, _)| *tb > t && *tb <= t + window)
+                .flat_map(|(_, ps)| ps.iter().copied())
+                .collect();
+            for &j in &later {
+                s.window_orders[j as usize] += 1;
+                for &i in products.iter().filter(|&&i| i != j) {
+                    s.next.add(i, j, 1);
+                }
+            }
+            s.customer_orders[c].insert(at, (t, products.clone()));
+            update_history(inner, settings, c, t, &products);
+        }
+        stats.orders += 1;
+    }
+    let s = &mut inner.state;
+    if !touched_rows.is_empty() {
+        let groups = Groups::new(s);
+        let mut scratch = relations::Scratch::new(s.n_products());
+        for &i in &touched_rows {
+            let rows = [
+                relations::association_row(s, settings, TOGETHER, i),
+                relations::association_row(s, settings, NEXT, i),
+                relations::alternative_row(s, settings, &groups, &mut scratch, i),
+            ];
+            for (kind, row) in rows.into_iter().enumerate() {
+                if kind != ALTERNATIVE {
+                    for &(j, _) in &s.related[kind][i as usize] {
+                        inner.incoming[j as usize].retain(|&(k, _)| k != i);
+                    }
+                }
+                s.related[kind][i as usize] = row;
+            }
+        }
+        // Re-add the touched rows' incoming entries from both kinds, so a pair present in both keeps its best.
+        for &i in &touched_rows {
+            for kind in [TOGETHER, NEXT] {
+                for &(j, score) in &s.related[kind][i as usize] {
+                    super::push_max(&mut inner.incoming[j as usize], i, score);
+                }
+            }
+        }
+    }
+    stats.products_touched = touched_rows.len();
+    stats
+}
+
+fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, products: &[u32]) {
+    let s = &mut inner.state;
+    let age = s.reference - t;
+    for &p in products {
+        let hist = &mut s.history[c];
+        match hist.binary_search_by_key(&p, |h| h.product) {
+            Ok(k) => {
+                let h = &mut hist[k];
+                if h.count == 1 {
+                    s.repeat_buyers[p as usize] += 1;
+                }
+                h.count += 1;
+                h.first = h.first.min(t);
+                h.last = h.last.max(t);
+                h.decayed += decay(age, settings.half_life_days);
+                h.decayed_long += decay(age, settings.long_half_life_days);
+            }
+            Err(k) => {
+                hist.insert(
+                    k,
+                    HistItem {
+                        product: p,
+                        count: 1,
+                        first: t,
+                        last: t,
+                        decayed: decay(age, settings.half_life_days),
+                        decayed_long: decay(age, settings.long_half_life_days),
+                    },
+                );
+                s.buyers[p as usize] += 1;
+                // Positions after `k` in this customer's history moved by one.
+                for h in &hist[k + 1..] {
+                    for entry in inner.buyers_of[h.product as usize].iter_mut() {
+                        if entry.0 == c as u32 {
+                            entry.1 += 1;
+                        }
+                    }
+                }
+                inner.buyers_of[p as usize].push((c as u32, k as u32));
+            }
+        }
+    }
+}
+
+/// Extends every per-product vector to the current number of interned products.
+fn grow(inner: &mut Inner) {
+    let s = &mut inner.state;
+    let n = s.products.len();
+    s.indexable.resize(n, true);
+    s.product_orders.resize(n, 0);
+    s.window_orders.resize(n, 0);
+    s.repeat_buyers.resize(n, 0);
+    s.buyers.resize(n, 0);
+    s.cycle_days.resize(n, 0.0);
+    s.popularity.resize(n, 0.0);
+    s.recent.resize(n, 0);
+    s.baseline.resize(n, 0);
+    s.created.resize(n, None);
+    s.need.resize(n, super::state::NONE);
+    s.category.resize(n, super::state::NONE);
+    s.brand.resize(n, super::state::NONE);
+    for r in &mut s.related {
+        r.resize(n, Vec::new());
+    }
+    inner.incoming.resize(n, Vec::new());
+    inner.buyers_of.resize(n, Vec::new());
+}

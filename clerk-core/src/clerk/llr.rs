@@ -1,0 +1,59 @@
+//! Dunning's log-likelihood ratio for 2x2 contingency tables (Dunning 1993; Mahout's `LogLikelihood`).
+
+fn x_log_x(x: f64) -> f64 {
+    if x <= 0.0 {
+        0.0
+    } else {
+        x * x.ln()
+    }
+}
+
+fn entropy(ks: &[f64]) -> f64 {
+    x_log_x(ks.iter().sum()) - ks.iter().map(|&k| x_log_x(k)).sum::<f64>()
+}
+
+/// The LLR of the table `k11` (both), `k12` (B without A), `k21` (A without B), `k22` (neither), `>= 0`.
+pub fn llr(k11: f64, k12: f64, k21: f64, k22: f64) -> f64 {
+    let row = entropy(&[k11 + k12, k21 + k22]);
+    let col = entropy(&[k11 + k21, k12 + k22]);
+    let mat = entropy(&[k11, k12, k21, k22]);
+    (2.0 * (row + col - mat)).max(0.0)
+}
+
+/// The LLR of "rows with A also hold B": `both` rows hold both, `a` rows hold A, `b` rows hold B, of `n` rows.
+/// Signed: negative when B is rarer among A's rows than among the others (the pair avoids each other).
+pub fn signed_llr(both: f64, a: f64, b: f64, n: f64) -> f64 {
+    let k11 = both;
+    let k12 = (b - both).max(0.0);
+    let k21 = (a - both).max(0.0);
+    let k22 = (n - a - b + both).max(0.0);
+    let value = llr(k11, k12, k21, k22);
+    let with_a = k11 / (k11 + k21).max(1.0);
+    let without_a = k12 / (k12 + k22).max(1.0);
+    if with_a < without_a {
+        -value
+    } else {
+        value
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matches_mahout_reference_values() {
+        // Values from Mahout's LogLikelihoodTest.
+        assert!((llr(1.0, 0.0, 0.0, 1.0) - 2.772588722239781).abs() < 1e-9);
+        assert!((llr(10.0, 0.0, 0.0, 10.0) - 27.725887222397812).abs() < 1e-9);
+        assert!((llr(5.0, 1995.0, 0.0, 100_000.0) - 39.33656218137991).abs() < 1e-9);
+        assert!((llr(1000.0, 1995.0, 1000.0, 100_000.0) - 4730.737079954406).abs() < 1e-6);
+        assert_eq!(llr(1.0, 1.0, 1.0, 1.0), 0.0);
+    }
+
+    #[test]
+    fn sign_says_whether_the_pair_attracts() {
+        assert!(signed_llr(50.0, 100.0, 100.0, 10_000.0) > 0.0);
+        assert!(signed_llr(0.0, 1000.0, 1000.0, 2000.0) < 0.0);
+    }
+}

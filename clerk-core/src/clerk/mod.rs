@@ -1,0 +1,282 @@
+//! ClerkCore: the reference [`IntentModel`], a sparse-matrix analysis of orders and catalog.
+//!
+//! It pre-computes, per product, the products bought together (order-level co-occurrence filtered by Dunning's
+//! log-likelihood ratio), bought next (the same customer's later orders within a window), and alternatives
+//! (same need in the catalog, shared buyers, rarely the same basket); per customer, a time-decayed affinity to
+//! each product bought, with repurchase cycles; and popularity, trending and new rankings.
+
+mod affinity;
+mod analysis;
+mod counts;
+mod fold_in;
+mod llr;
+mod relations;
+mod settings;
+mod state;
+
+use std::sync::{Arc, RwLock, RwLockReadGuard};
+
+use serde::{Deserialize, Serialize};
+
+pub use llr::{llr, signed_llr};
+pub use settings::Settings;
+
+use self::relations::{ALTERNATIVE, NEXT, TOGETHER};
+use self::state::State;
+use crate::data::Dataset;
+use crate::domain::{Order, Timestamp, DAY};
+use crate::model::{AudienceMember, FoldInStats, IntentModel, ModelError, ModelStats, Ranking, Relation, Scored};
+
+const FORMAT: u32 = 1;
+const NAME: &str = "clerk-core";
+
+/// The reference intent model. See the [module documentation](self).
+#[derive(Debug, Default)]
+pub struct ClerkCore {
+    settings: Settings,
+    inner: RwLock<Inner>,
+}
+
+#[derive(Debug, Default)]
+struct Inner {
+    state: State,
+    /// Reverse of the bought-together and bought-next lists: who leads to each product.
+    incoming: Vec<Vec<(u32, f32)>>,
+    /// Per product: (customer, index in their history).
+    buyers_of: Vec<Vec<(u32, u32)>>,
+}
+
+impl Inner {
+    fn new(state: State) -> Self {
+        let mut inner = Inner { state, incoming: Vec::new(), buyers_of: Vec::new() };
+        inner.rebuild_derived();
+        inner
+    }
+
+    fn rebuild_derived(&mut self) {
+        let s = &self.state;
+        let n = s.n_products();
+        let mut incoming: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
+        for kind in [TOGETHER, NEXT] {
+            for (i, row) in s.related[kind].iter().enumerate() {
+                for &(j, score) in row {
+                    incoming[j as usize].push((i as u32, score));
+                }
+            }
+        }
+        for list in &mut incoming {
+            // A product in both lists of another keeps its best score.
+            list.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+            list.dedup_by_key(|e| e.0);
+        }
+        let mut buyers_of: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+        for (c, hist) in s.history.iter().enumerate() {
+            for (k, h) in hist.iter().enumerate() {
+                buyers_of[h.product as usize].push((c as u32, k as u32));
+            }
+        }
+        self.incoming = incoming;
+        self.buyers_of = buyers_of;
+    }
+}
+
+fn push_max(list: &mut Vec<(u32, f32)>, i: u32, score: f32) {
+    match list.iter_mut().find(|(k, _)| *k == i) {
+        Some(entry) => entry.1 = entry.1.max(score),
+        None => list.push((i, score)),
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    settings: Settings,
+    state: State,
+}
+
+impl ClerkCore {
+    /// A fresh (un-analysed) model with `settings`.
+    pub fn new(settings: Settings) -> Self {
+        ClerkCore { settings, inner: RwLock::default() }
+    }
+
+    /// The settings.
+    pub fn settings(&self) -> &Settings {
+        &self.settings
+    }
+
+    /// Analyses `data` and returns the analysed model (the concrete type, for callers that need it).
+    pub fn analysed(&self, data: &Dataset) -> ClerkCore {
+        let state = analysis::analyse(data, &self.settings);
+        ClerkCore { settings: self.settings.clone(), inner: RwLock::new(Inner::new(state)) }
+    }
+
+    fn read(&self) -> RwLockReadGuard<'_, Inner> {
+        self.inner.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// How many customers bought `product`, and how many of them more than once.
+    pub fn buyers(&self, product: &str) -> (u32, u32) {
+        let inner = self.read();
+        let s = &inner.state;
+        s.products.get(product).map_or((0, 0), |p| (s.buyers[p as usize], s.repeat_buyers[p as usize]))
+    }
+}
+
+fn scored(s: &State, v: impl IntoIterator<Item = (u32, f32)>) -> Vec<Scored> {
+    v.into_iter().map(|(p, score)| Scored { id: s.products.ids()[p as usize].clone(), score }).collect()
+}
+
+impl IntentModel for ClerkCore {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn format(&self) -> u32 {
+        FORMAT
+    }
+
+    fn analyse(&self, data: &Dataset) -> Result<Arc<dyn IntentModel>, ModelError> {
+        Ok(Arc::new(self.analysed(data)))
+    }
+
+    fn fold_in(&self, orders: &[Order]) -> Result<FoldInStats, ModelError> {
+        let mut inner = self.inner.write().unwrap_or_else(|e| e.into_inner());
+        Ok(fold_in::fold_in(&mut inner, &self.settings, orders))
+    }
+
+    fn related(&self, product: &str, relation: Relation, limit: usize) -> Vec<Scored> {
+        let inner = self.read();
+        let s = &inner.state;
+        let Some(p) = s.products.get(product) else { return Vec::new() };
+        let kind = match relation {
+            Relation::BoughtTogether => TOGETHER,
+            Relation::BoughtNext => NEXT,
+            Relation::Alternative => ALTERNATIVE,
+        };
+        let row = s.related[kind].get(p as usize).map_or(&[][..], Vec::as_slice);
+        scored(s, row.iter().copied().filter(|&(j, _)| s.indexable[j as usize] && j != p).take(limit))
+    }
+
+    fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored> {
+        let inner = self.read();
+        let s = &inner.state;
+        let Some(c) = s.customers.get(customer) else { return Vec::new() };
+        let at = at.map_or(s.reference, Timestamp::secs);
+        let mut v: Vec<(u32, f32)> = s.history[c as usize]
+            .iter()
+            .filter(|h| s.indexable[h.product as usize])
+            .map(|h| (h.product, affinity::score(s, &self.settings, h, at)))
+            .filter(|&(_, score)| score > 0.0)
+            .collect();
+        relations::rank(s, &mut v);
+        v.truncate(limit);
+        scored(s, v)
+    }
+
+    fn audience(&self, product: &str, at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember> {
+        let inner = self.read();
+        let s = &inner.state;
+        let Some(y) = s.products.get(product) else { return Vec::new() };
+        let at = at.map_or(s.reference, Timestamp::secs);
+        let mut scores: crate::intern::FxHashMap<u32, (f32, Option<i64>)> = Default::default();
+        // Customers who lead to the product: they bought what is bought with it or before it.
+        for &(i, rel) in &inner.incoming[y as usize] {
+            for &(c, k) in &inner.buyers_of[i as usize] {
+                let h = &s.history[c as usize][k as usize];
+                let a = affinity::score(s, &self.settings, h, at);
+                scores.entry(c).or_insert((0.0, None)).0 += AUDIENCE_RELATED_WEIGHT * rel * a;
+            }
+        }
+        // Customers who buy it themselves, the more so when due.
+        for &(c, k) in &inner.buyers_of[y as usize] {
+            let h = &s.history[c as usize][k as usize];
+            let e = scores.entry(c).or_insert((0.0, None));
+            e.0 += affinity::score(s, &self.settings, h, at);
+            e.1 = Some(h.last);
+        }
+        let ids = s.customers.ids();
+        let mut v: Vec<(u32, f32, Option<i64>)> = scores
+            .into_iter()
+            .filter(|(_, (sc, _))| sc.is_finite() && *sc > 0.0)
+            .map(|(c, (sc, l))| (c, sc, l))
+            .collect();
+        v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then_with(|| ids[a.0 as usize].cmp(&ids[b.0 as usize])));
+        v.truncate(limit);
+        v.into_iter()
+            .map(|(c, score, last)| AudienceMember {
+                customer: ids[c as usize].clone(),
+                score,
+                last_purchase: last.map(Timestamp),
+            })
+            .collect()
+    }
+
+    fn ranking(&self, ranking: Ranking, limit: usize) -> Vec<Scored> {
+        let inner = self.read();
+        let s = &inner.state;
+        let settings = &self.settings;
+        let n = s.n_products() as u32;
+        let mut v: Vec<(u32, f32)> = match ranking {
+            Ranking::Popular => (0..n).map(|p| (p, s.popularity[p as usize])).collect(),
+            Ranking::Trending => {
+                let ratio = settings.trending_recent_days / settings.trending_baseline_days;
+                let prior = settings.trending_prior;
+                (0..n)
+                    .filter(|&p| s.recent[p as usize] > 0)
+                    .map(|p| {
+                        let recent = f64::from(s.recent[p as usize]);
+                        let expected = f64::from(s.baseline[p as usize]) * ratio;
+                        // Smoothed growth: a product with 2 sales and no baseline stays near 1.
+                        (p, ((recent + prior) / (expected + prior)) as f32)
+                    })
+                    .collect()
+            }
+            Ranking::New => {
+                let newest = s.created.iter().flatten().max().copied().unwrap_or(0);
+                (0..n)
+                    .filter_map(|p| s.created[p as usize].map(|t| (p, 1.0 / (1.0 + (newest - t) as f32 / DAY as f32))))
+                    .collect()
+            }
+        };
+        v.retain(|&(p, score)| s.indexable[p as usize] && score > 0.0 && score.is_finite());
+        if v.len() > limit {
+            v.select_nth_unstable_by(limit, |a, b| b.1.total_cmp(&a.1));
+        }
+        relations::rank(s, &mut v);
+        v.truncate(limit);
+        scored(s, v)
+    }
+
+    fn stats(&self) -> ModelStats {
+        let inner = self.read();
+        let s = &inner.state;
+        ModelStats {
+            products: s.n_products(),
+            customers: s.customers.len(),
+            orders: s.orders as usize,
+            relations: s.related.iter().flatten().map(Vec::len).sum(),
+            reference_time: (s.orders > 0).then_some(Timestamp(s.reference)),
+        }
+    }
+
+    fn save(&self) -> Result<Vec<u8>, ModelError> {
+        let inner = self.read();
+        // Settings travel with the state: a loaded analysis answers as it was computed.
+        let saved = SavedRef { settings: &self.settings, state: &inner.state };
+        postcard::to_stdvec(&saved).map_err(|e| ModelError::Corrupt(e.to_string()))
+    }
+
+    fn load(&self, bytes: &[u8]) -> Result<Arc<dyn IntentModel>, ModelError> {
+        let saved: Saved = postcard::from_bytes(bytes).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        Ok(Arc::new(ClerkCore { settings: saved.settings, inner: RwLock::new(Inner::new(saved.state)) }))
+    }
+}
+
+#[derive(Serialize)]
+struct SavedRef<'a> {
+    settings: &'a Settings,
+    state: &'a State,
+}
+
+/// Weight of "leads to the product" against "buys it themselves" in the audience score.
+const AUDIENCE_RELATED_WEIGHT: f32 = 1.0;

@@ -1,0 +1,210 @@
+//! From pair counts to the top related products of each product: bought together, bought next, alternatives.
+
+use std::cmp::Ordering;
+
+use super::analysis::threads;
+use super::llr::signed_llr;
+use super::settings::Settings;
+use super::state::{State, NONE};
+
+/// Index of each relation kind in [`State::related`].
+pub(crate) const TOGETHER: usize = 0;
+pub(crate) const NEXT: usize = 1;
+pub(crate) const ALTERNATIVE: usize = 2;
+
+/// Best first, ties by the smaller external id (deterministic whatever the interning order).
+pub(crate) fn rank(s: &State, v: &mut [(u32, f32)]) {
+    let ids = s.products.ids();
+    v.sort_unstable_by(|a, b| match b.1.total_cmp(&a.1) {
+        Ordering::Equal => ids[a.0 as usize].cmp(&ids[b.0 as usize]),
+        o => o,
+    });
+}
+
+fn top(s: &State, mut v: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
+    if v.len() > k {
+        // Partial selection first: rows of best sellers hold tens of thousands of partners.
+        v.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
+        v.truncate(k + 1);
+    }
+    rank(s, &mut v);
+    v.truncate(k);
+    v
+}
+
+/// Bought together (`kind == TOGETHER`) or bought next (`NEXT`) of product `i`: partners whose count is
+/// significant by LLR and above chance, scored by the conditional probability `count / orders with i`.
+pub(crate) fn association_row(s: &State, settings: &Settings, kind: usize, i: u32) -> Vec<(u32, f32)> {
+    let (counts, right) = if kind == TOGETHER { (&s.together, &s.product_orders) } else { (&s.next, &s.window_orders) };
+    let Some(row) = counts.rows.get(i as usize) else { return Vec::new() };
+    let n = s.orders as f64;
+    let n_i = f64::from(s.product_orders[i as usize]);
+    if n_i == 0.0 {
+        return Vec::new();
+    }
+    let v: Vec<(u32, f32)> = row
+        .iter()
+        .filter(|&&(j, _)| s.indexable[j as usize])
+        .filter_map(|&(j, c)| {
+            if c < settings.min_pair_count {
+                return None;
+            }
+            let c = f64::from(c);
+            let n_j = f64::from(right[j as usize]);
+            // The cheap test first: most pairs are not above chance, and need no logarithms.
+            if c * n <= n_i * n_j {
+                return None;
+            }
+            let llr = signed_llr(c, n_i, n_j, n);
+            (llr >= settings.min_llr).then_some((j, (c / n_i) as f32))
+        })
+        .collect();
+    top(s, v, settings.top_k)
+}
+
+/// Dense per-thread scratch for [`alternative_row`]: the query's pair counts by partner.
+pub(crate) struct Scratch {
+    together: Vec<u32>,
+    next: Vec<u32>,
+}
+
+impl Scratch {
+    pub(crate) fn new(n: usize) -> Self {
+        Scratch { together: vec![0; n], next: vec![0; n] }
+    }
+}
+
+/// Alternatives of product `i`: products serving the same need (catalog type, else category) or bought by the
+/// same customers at other times, scored by need match, shared buyers and popularity, and pushed down when
+/// bought in the same basket more than chance (complements are not substitutes).
+pub(crate) fn alternative_row(
+    s: &State,
+    settings: &Settings,
+    groups: &Groups,
+    scratch: &mut Scratch,
+    i: u32,
+) -> Vec<(u32, f32)> {
+    let iu = i as usize;
+    let empty = Vec::new();
+    let next_row = s.next.rows.get(iu).unwrap_or(&empty);
+    let together_row = s.together.rows.get(iu).unwrap_or(&empty);
+    for &(j, c) in next_row {
+        scratch.next[j as usize] = c;
+    }
+    for &(j, c) in together_row {
+        scratch.together[j as usize] = c;
+    }
+    let mut cands: Vec<u32> = Vec::new();
+    if s.need[iu] != NONE {
+        cands.extend(groups.members(s.need[iu]).iter().copied().take(GROUP_CANDIDATES));
+    }
+    cands.extend(next_row.iter().filter(|&&(_, c)| c >= settings.min_pair_count).map(|&(j, _)| j));
+    cands.sort_unstable();
+    cands.dedup();
+    let n = s.orders.max(1) as f64;
+    let n_i = f64::from(s.product_orders[iu]).max(1.0);
+    let v: Vec<(u32, f32)> = cands
+        .into_iter()
+        .filter(|&j| j != i && s.indexable[j as usize])
+        .filter_map(|j| {
+            let ju = j as usize;
+            let need = if s.need[iu] != NONE && s.need[ju] == s.need[iu] {
+                1.0
+            } else if s.category[iu] != NONE && s.category[ju] == s.category[iu] {
+                0.3
+            } else {
+                0.0
+            };
+            let n_j = f64::from(s.product_orders[ju]).max(1.0);
+            // The next-window counts are near symmetric for products bought by the same customers over time.
+            let shared = 2.0 * f64::from(scratch.next[ju]) / (n_i * n_j).sqrt();
+            if need == 0.0 && shared < 0.05 {
+                return None;
+            }
+            let lift = f64::from(scratch.together[ju]) * n / (n_i * n_j);
+            let basket_penalty = 1.0 / (1.0 + lift);
+            let brand_bonus = if s.brand[iu] != NONE && s.brand[ju] != s.brand[iu] { 1.1 } else { 1.0 };
+            let popularity = (1.0 + n_j).ln();
+            let score = (need + shared) * basket_penalty * brand_bonus * popularity;
+            (score > 0.0 && score.is_finite()).then_some((j, score as f32))
+        })
+        .collect();
+    for &(j, _) in next_row {
+        scratch.next[j as usize] = 0;
+    }
+    for &(j, _) in together_row {
+        scratch.together[j as usize] = 0;
+    }
+    top(s, v, settings.top_k)
+}
+
+const GROUP_CANDIDATES: usize = 200;
+
+/// Products of each need key, best sellers first.
+pub(crate) struct Groups {
+    members: Vec<Vec<u32>>,
+}
+
+impl Groups {
+    pub(crate) fn new(s: &State) -> Self {
+        let mut members: Vec<Vec<u32>> = vec![Vec::new(); s.keys.len()];
+        for (p, &k) in s.need.iter().enumerate() {
+            if k != NONE {
+                members[k as usize].push(p as u32);
+            }
+        }
+        let ids = s.products.ids();
+        for m in &mut members {
+            m.sort_unstable_by(|&a, &b| {
+                s.product_orders[b as usize]
+                    .cmp(&s.product_orders[a as usize])
+                    .then_with(|| ids[a as usize].cmp(&ids[b as usize]))
+            });
+        }
+        Groups { members }
+    }
+
+    fn members(&self, key: u32) -> &[u32] {
+        self.members.get(key as usize).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Each product's top related products, per relation kind.
+pub(crate) type RelatedRows = [Vec<Vec<(u32, f32)>>; 3];
+
+/// Recomputes every product's related lists, in parallel over products.
+pub(crate) fn rebuild_all(s: &mut State, settings: &Settings) {
+    let n = s.n_products();
+    let groups = Groups::new(s);
+    let threads = threads(settings).clamp(1, 64);
+    let state = &*s;
+    let groups = &groups;
+    let chunk = n.div_ceil(threads).max(1);
+    let mut parts: Vec<RelatedRows> = Vec::new();
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..n)
+            .step_by(chunk)
+            .map(|from| {
+                scope.spawn(move || {
+                    let to = (from + chunk).min(n);
+                    let mut out: RelatedRows = Default::default();
+                    let mut scratch = Scratch::new(n);
+                    for i in from as u32..to as u32 {
+                        out[TOGETHER].push(association_row(state, settings, TOGETHER, i));
+                        out[NEXT].push(association_row(state, settings, NEXT, i));
+                        out[ALTERNATIVE].push(alternative_row(state, settings, groups, &mut scratch, i));
+                    }
+                    out
+                })
+            })
+            .collect();
+        parts = handles.into_iter().map(|h| h.join().unwrap_or_default()).collect();
+    });
+    let mut related: RelatedRows = Default::default();
+    for part in parts {
+        for (k, rows) in part.into_iter().enumerate() {
+            related[k].extend(rows);
+        }
+    }
+    s.related = related;
+}

@@ -1,0 +1,64 @@
+//! The settings of a ClerkCore analysis, with defaults chosen on a validation cut of real data.
+
+use serde::{Deserialize, Serialize};
+
+/// Settings of [`ClerkCore`](super::ClerkCore). The defaults were chosen on a validation cut inside the train
+/// part of a real grocery data set (see `docs/evaluation.md`) and favour settings that hold across shops over
+/// ones fitted to one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Half-life of a purchase's weight in a customer's affinity, in days.
+    pub half_life_days: f64,
+    /// Half-life of a long memory of the customer's habits, in days; blended with the short one.
+    pub long_half_life_days: f64,
+    /// Weight of the long memory against the short one in the affinity.
+    pub long_weight: f64,
+    /// How much a product's share of repeat buyers in the population lifts a customer's affinity to it.
+    pub repeat_prior_weight: f64,
+    /// How much being due (time since the last purchase near the customer's usual interval) lifts affinity.
+    pub due_weight: f64,
+    /// Related products kept per product and relation.
+    pub top_k: usize,
+    /// Minimum log-likelihood ratio for a pair to count as related (3.84 is p < 0.05, 6.63 p < 0.01).
+    pub min_llr: f64,
+    /// Minimum count of a pair (orders together, or orders followed by the other within the window) to relate
+    /// them: single co-occurrences are noise however rare the products.
+    pub min_pair_count: u32,
+    /// Window after an order in which a customer's later purchases count as "bought next", in days.
+    pub next_window_days: f64,
+    /// Catalog attributes that name the need a product serves (alternatives share them).
+    pub type_attributes: Vec<String>,
+    /// Half-life of popularity, in days.
+    pub popularity_half_life_days: f64,
+    /// Recent window of trending, in days.
+    pub trending_recent_days: f64,
+    /// Baseline window of trending, in days (ending where the recent window starts).
+    pub trending_baseline_days: f64,
+    /// Pseudo-count that keeps products with few sales from topping trending.
+    pub trending_prior: f64,
+    /// Worker threads of the analysis; `None` uses every core. Results are identical for any count.
+    pub threads: Option<usize>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            half_life_days: 30.0,
+            long_half_life_days: 180.0,
+            long_weight: 0.0,
+            repeat_prior_weight: 0.0,
+            due_weight: 0.0,
+            top_k: 50,
+            min_llr: 6.63,
+            min_pair_count: 2,
+            next_window_days: 14.0,
+            type_attributes: vec!["type".into(), "product_type".into()],
+            popularity_half_life_days: 30.0,
+            trending_recent_days: 7.0,
+            trending_baseline_days: 56.0,
+            trending_prior: 5.0,
+            threads: None,
+        }
+    }
+}
