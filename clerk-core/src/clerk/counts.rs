@@ -14,13 +14,6 @@ pub(crate) struct PairCounts {
 type RowsOf = Vec<(usize, Vec<(u32, u32)>)>;
 
 impl PairCounts {
-    /// The count of `(i, j)`.
-    #[cfg_attr(not(test), allow(dead_code))]
-    pub(crate) fn get(&self, i: u32, j: u32) -> u32 {
-        let Some(row) = self.rows.get(i as usize) else { return 0 };
-        row.binary_search_by_key(&j, |&(k, _)| k).map_or(0, |at| row[at].1)
-    }
-
     /// Adds `by` to the count of `(i, j)`.
     pub(crate) fn add(&mut self, i: u32, j: u32, by: u32) {
         if self.rows.len() <= i as usize {
