@@ -8,6 +8,8 @@
 //! - [`api`] (`clerk-api`): the transport-agnostic query engine.
 
 #[doc(inline)]
+pub use clerk_api as api;
+#[doc(inline)]
 pub use clerk_core as core;
 #[doc(inline)]
 pub use clerk_core::{DataStore, IntentModel, MemoryStore};

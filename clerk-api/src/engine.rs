@@ -1,0 +1,689 @@
+//! The query engine: one consistent snapshot of model, catalog and purchase index per query.
+
+use std::collections::HashSet;
+use std::sync::{Arc, OnceLock, RwLock};
+
+use clerk_core::domain::Timestamp;
+use clerk_core::intern::FxHashMap;
+use clerk_core::model::{IntentModel, ModelError, Ranking, Relation, Scored};
+use clerk_core::store::DataStore;
+
+use crate::catalog::Catalog;
+use crate::context::Context;
+use crate::error::QueryError;
+use crate::fallback::Fallback;
+use crate::filter::Filter;
+use crate::history::History;
+use crate::request::{Query, Request, Segment};
+use crate::response::{CustomerItem, Item, Reason, Response};
+use crate::score::{Blend, Candidate, Scores};
+
+/// Everything one query reads, consistent with itself: a model, the catalog and purchase index it is
+/// answered against, the analysis version and the blend weights.
+#[derive(Debug)]
+pub struct Snapshot {
+    /// The model.
+    pub model: Arc<dyn IntentModel>,
+    /// The catalog.
+    pub catalog: Arc<Catalog>,
+    /// Who bought what.
+    pub history: Arc<History>,
+    /// The analysis version (0 when the model was not loaded from a saved analysis).
+    pub version: u64,
+    /// The weights.
+    pub blend: Arc<Blend>,
+    rankings: [OnceLock<Arc<Vec<Scored>>>; 3],
+}
+
+impl Snapshot {
+    /// A snapshot of these parts.
+    pub fn new(
+        model: Arc<dyn IntentModel>,
+        catalog: Arc<Catalog>,
+        history: Arc<History>,
+        version: u64,
+        blend: Arc<Blend>,
+    ) -> Self {
+        Snapshot { model, catalog, history, version, blend, rankings: Default::default() }
+    }
+
+    fn with(&self, f: impl FnOnce(&mut Snapshot)) -> Snapshot {
+        let mut s = Snapshot::new(
+            self.model.clone(),
+            self.catalog.clone(),
+            self.history.clone(),
+            self.version,
+            self.blend.clone(),
+        );
+        f(&mut s);
+        s
+    }
+
+    /// The full ranking, computed once per snapshot (a fold-in needs [`QueryEngine::clear_caches`]).
+    fn ranking(&self, r: Ranking) -> Arc<Vec<Scored>> {
+        let i = match r {
+            Ranking::Popular => 0,
+            Ranking::Trending => 1,
+            Ranking::New => 2,
+        };
+        self.rankings[i]
+            .get_or_init(|| {
+                let n = self.model.stats().products.max(self.catalog.len()).saturating_add(1);
+                Arc::new(self.model.ranking(r, n))
+            })
+            .clone()
+    }
+
+    fn related(&self, id: &str, rel: Relation) -> Vec<Scored> {
+        self.model.related(id, rel, self.blend.depth)
+    }
+}
+
+struct Inner {
+    store: Arc<dyn DataStore>,
+    snapshot: RwLock<Arc<Snapshot>>,
+}
+
+/// Answers intent queries over any [`DataStore`] and any [`IntentModel`].
+///
+/// Cheap to clone and share between threads and tasks (an `Arc` inside). Each query takes the current
+/// [`Snapshot`] once at its start, so every answer comes from one consistent version; installing a new model
+/// never blocks running queries. Queries never read the store: the catalog and purchase index are read into
+/// memory when the engine is built and on [`install`](Self::install) / [`refresh_catalog`](Self::refresh_catalog).
+///
+/// ```
+/// use std::sync::Arc;
+/// use clerk_api::{QueryEngine, Request, Query};
+/// use clerk_core::{Dataset, IntentModel, MemoryStore, PopularityModel, Product};
+/// use clerk_core::store::DataStore;
+///
+/// # futures::executor::block_on(async {
+/// let store = Arc::new(MemoryStore::new());
+/// store.upsert_products(vec![Product::new("milk"), Product::new("bread")]).await.unwrap();
+/// let model = PopularityModel::new().analyse(&Dataset::from_store(&*store).await.unwrap()).unwrap();
+/// let engine = QueryEngine::new(store, model).await.unwrap();
+/// let response = engine.query(Request::new(Query::Popular { category: None })).await.unwrap();
+/// assert_eq!(response.model, "popularity");
+/// let json = engine.handle_json(r#"{"kind": "popular", "limit": 3}"#).await;
+/// assert!(json.starts_with("{\"items\""));
+/// # });
+/// ```
+#[derive(Clone)]
+pub struct QueryEngine {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for QueryEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let s = self.snapshot();
+        f.debug_struct("QueryEngine")
+            .field("store", &self.inner.store.name())
+            .field("model", &s.model.name())
+            .field("version", &s.version)
+            .field("products", &s.catalog.len())
+            .finish()
+    }
+}
+
+impl QueryEngine {
+    /// An engine answering with `model`, reading the catalog and purchase index from `store` now. The analysis
+    /// version is 0 until a saved analysis is installed ([`refresh`](Self::refresh)).
+    pub async fn new(store: Arc<dyn DataStore>, model: Arc<dyn IntentModel>) -> Result<Self, QueryError> {
+        let catalog = Catalog::from_store(&*store).await?;
+        let history = History::from_store(&*store).await?;
+        Ok(Self::from_parts(store, Snapshot::new(model, Arc::new(catalog), Arc::new(history), 0, Arc::default())))
+    }
+
+    /// An engine that starts from the store's latest saved analysis (loaded with `template`'s
+    /// [`IntentModel::load`]), or from `template` itself when nothing is saved yet.
+    pub async fn from_saved(store: Arc<dyn DataStore>, template: Arc<dyn IntentModel>) -> Result<Self, QueryError> {
+        let engine = Self::new(store, template).await?;
+        engine.refresh().await?;
+        Ok(engine)
+    }
+
+    /// An engine over an already built snapshot (no store read).
+    pub fn from_parts(store: Arc<dyn DataStore>, snapshot: Snapshot) -> Self {
+        QueryEngine { inner: Arc::new(Inner { store, snapshot: RwLock::new(Arc::new(snapshot)) }) }
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> Arc<Snapshot> {
+        self.inner.snapshot.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn swap(&self, snapshot: Snapshot) {
+        *self.inner.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+    }
+
+    /// The version of the installed analysis.
+    pub fn version(&self) -> u64 {
+        self.snapshot().version
+    }
+
+    /// The store the engine reads catalogs and analyses from.
+    pub fn store(&self) -> &Arc<dyn DataStore> {
+        &self.inner.store
+    }
+
+    /// Swaps in a newly analysed model and re-reads the catalog and purchase index from the store.
+    pub async fn install(&self, model: Arc<dyn IntentModel>, version: u64) -> Result<(), QueryError> {
+        let catalog = Arc::new(Catalog::from_store(&*self.inner.store).await?);
+        let history = Arc::new(History::from_store(&*self.inner.store).await?);
+        let blend = self.snapshot().blend.clone();
+        self.swap(Snapshot::new(model, catalog, history, version, blend));
+        Ok(())
+    }
+
+    /// Swaps in a model, keeping the current catalog and purchase index.
+    pub fn install_model(&self, model: Arc<dyn IntentModel>, version: u64) {
+        let s = self.snapshot().with(|s| {
+            s.model = model;
+            s.version = version;
+        });
+        self.swap(s);
+    }
+
+    /// Installs the store's latest saved analysis when it is newer than the installed one; returns whether it
+    /// did. This is how a running engine picks up a new analysis without a restart.
+    pub async fn refresh(&self) -> Result<bool, QueryError> {
+        let current = self.snapshot();
+        let latest = self.inner.store.analysis_version().await?;
+        if latest <= current.version {
+            return Ok(false);
+        }
+        let Some(saved) = self.inner.store.load_analysis().await? else { return Ok(false) };
+        if saved.model != current.model.name() || saved.format != current.model.format() {
+            return Err(QueryError::Model(ModelError::Format {
+                expected: format!("{} format {}", current.model.name(), current.model.format()),
+                found: format!("{} format {}", saved.model, saved.format),
+            }));
+        }
+        let model = current.model.load(&saved.bytes)?;
+        self.install(model, saved.version).await?;
+        Ok(true)
+    }
+
+    /// Re-reads the catalog and purchase index from the store, keeping the model.
+    pub async fn refresh_catalog(&self) -> Result<(), QueryError> {
+        let catalog = Arc::new(Catalog::from_store(&*self.inner.store).await?);
+        let history = Arc::new(History::from_store(&*self.inner.store).await?);
+        let s = self.snapshot().with(|s| {
+            s.catalog = catalog;
+            s.history = history;
+        });
+        self.swap(s);
+        Ok(())
+    }
+
+    /// The blend weights in use.
+    pub fn blend(&self) -> Blend {
+        (*self.snapshot().blend).clone()
+    }
+
+    /// Replaces the blend weights.
+    pub fn set_blend(&self, blend: Blend) {
+        let s = self.snapshot().with(|s| s.blend = Arc::new(blend));
+        self.swap(s);
+    }
+
+    /// Drops cached rankings; call after [`IntentModel::fold_in`] on the installed model.
+    pub fn clear_caches(&self) {
+        let s = self.snapshot().with(|_| {});
+        self.swap(s);
+    }
+
+    /// Answers a request.
+    pub async fn query(&self, request: Request) -> Result<Response, QueryError> {
+        self.query_now(&request)
+    }
+
+    /// Answers a request without awaiting: queries never wait on I/O, so this is [`query`](Self::query) for
+    /// callers without an executor (benchmarks, synchronous hosts).
+    pub fn query_now(&self, request: &Request) -> Result<Response, QueryError> {
+        let snap = self.snapshot();
+        answer(&snap, request)
+    }
+}
+
+/// Answers `req` against one snapshot.
+fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
+    req.validate()?;
+    let filter = req.filter.as_deref().map(Filter::parse).transpose()?;
+    if let Query::Audience { .. } = req.query {
+        return audience(snap, req);
+    }
+    let mut run = Run::new(snap, req, filter);
+    let ctx = &req.context;
+    let blend = &*snap.blend;
+    for id in &ctx.basket {
+        run.excluded.insert(id);
+    }
+    let mut category_seeds: Vec<&str> = Vec::new();
+    let mut chain: Vec<Fallback> = Vec::new();
+    match &req.query {
+        Query::Alternatives { products } | Query::Complementary { products } | Query::MostSoldWith { products } => {
+            let seeds = dedup(products, blend.max_seeds);
+            let mut scores = Scores::new();
+            for &p in &seeds {
+                run.excluded.insert(p);
+                match &req.query {
+                    Query::Alternatives { .. } => {
+                        scores.add(&snap.related(p, Relation::Alternative), blend.alternative, Reason::Alternative)
+                    }
+                    Query::Complementary { .. } => complementary(snap, &mut scores, p, 1.0),
+                    _ => scores.add(&snap.related(p, Relation::BoughtTogether), 1.0, Reason::BoughtTogether),
+                }
+                if !req.allow_fallback && !product_known(snap, p) {
+                    return Err(QueryError::UnknownProduct { id: p.to_owned() });
+                }
+            }
+            let customer = ctx.customer.as_deref().map(|c| resolve(snap, c));
+            if let Query::Complementary { .. } = req.query {
+                for b in dedup(&ctx.basket, blend.max_context_items) {
+                    complementary(snap, &mut scores, b, blend.basket);
+                }
+                if let Some(c) = &customer {
+                    scores.add(&affinity(snap, c, req.at), blend.customer_affinity, Reason::History);
+                }
+            } else if let Some(c) = &customer {
+                scores.boost(&affinity(snap, c, req.at), blend.customer_boost, Reason::History);
+            }
+            run.push_candidates(scores.into_sorted(), None);
+            category_seeds.extend(seeds);
+            category_seeds.extend(ctx.basket.iter().map(String::as_str));
+            chain.extend([Fallback::Category, Fallback::Popular]);
+        }
+        Query::CustomerPicks { customer }
+        | Query::CustomerComplementary { customer }
+        | Query::CustomerAlternatives { customer } => {
+            let c = resolve(snap, customer);
+            let aff = affinity(snap, &c, req.at);
+            let bought: Vec<&Arc<str>> = match c.index {
+                Some(i) => {
+                    snap.history.bought(i).iter().filter_map(|b| snap.history.products().id(b.product)).collect()
+                }
+                None => Vec::new(),
+            };
+            if aff.is_empty() && bought.is_empty() && !req.allow_fallback {
+                return Err(QueryError::UnknownCustomer { id: customer.clone() });
+            }
+            let seeds = history_seeds(snap, &c, &aff);
+            let picks = matches!(req.query, Query::CustomerPicks { .. });
+            if !picks {
+                run.bought.extend(aff.iter().map(|s| s.id.clone()));
+                run.bought.extend(bought.iter().map(|id| (*id).clone()));
+            }
+            let mut scores = Scores::new();
+            match &req.query {
+                Query::CustomerPicks { .. } => {
+                    if aff.is_empty() {
+                        scores.add(&seeds, blend.picks_history, Reason::History);
+                    } else {
+                        scores.add(&aff, blend.picks_history, Reason::History);
+                    }
+                    for s in &seeds {
+                        complementary(snap, &mut scores, &s.id, blend.picks_complementary * s.score);
+                    }
+                }
+                Query::CustomerComplementary { .. } => {
+                    for s in &seeds {
+                        complementary(snap, &mut scores, &s.id, s.score);
+                    }
+                }
+                _ => {
+                    for s in &seeds {
+                        let list = snap.related(&s.id, Relation::Alternative);
+                        scores.add(&list, blend.alternative * s.score, Reason::Alternative);
+                    }
+                }
+            }
+            let cold = scores.is_empty();
+            let weight = if cold { 1.0 } else { blend.context_on_customer };
+            context_signal(snap, &mut scores, ctx, weight);
+            let step = (cold && !scores.is_empty()).then_some(Fallback::Context);
+            if step.is_none() || req.allow_fallback {
+                run.push_candidates(scores.into_sorted(), step);
+            }
+            let seed_ids: Vec<&str> = seeds.iter().map(|s| &*s.id).collect();
+            category_seeds.extend(seed_ids.iter().filter_map(|id| snap.catalog.get(id).map(|p| p.id.as_str())));
+            category_seeds.extend(ctx.viewed.iter().chain(&ctx.basket).chain(&ctx.clicks).map(String::as_str));
+            chain.extend([Fallback::Category, Fallback::Popular]);
+        }
+        Query::Visitor => {
+            let mut scores = Scores::new();
+            context_signal(snap, &mut scores, ctx, 1.0);
+            if let Some(c) = ctx.customer.as_deref() {
+                let c = resolve(snap, c);
+                scores.add(&affinity(snap, &c, req.at), blend.customer_affinity, Reason::History);
+            }
+            run.push_candidates(scores.into_sorted(), None);
+            category_seeds.extend(ctx.viewed.iter().chain(&ctx.basket).chain(&ctx.clicks).map(String::as_str));
+            chain.extend([Fallback::Category, Fallback::Popular]);
+        }
+        Query::Popular { category } | Query::Trending { category } | Query::New { category } => {
+            let cats = category.as_deref().map(|c| snap.catalog.category_and_descendants(c));
+            let keep = |id: &str| cats.as_ref().map_or(true, |c| snap.catalog.in_categories(id, c));
+            let (ranking, reason) = match req.query {
+                Query::Popular { .. } => (Ranking::Popular, Reason::Popular),
+                Query::Trending { .. } => (Ranking::Trending, Reason::Trending),
+                _ => (Ranking::New, Reason::New),
+            };
+            run.push_source(None, reason, &snap.ranking(ranking), &keep);
+            if ranking == Ranking::Trending && req.allow_fallback {
+                run.push_source(Some(Fallback::Popular), Reason::Popular, &snap.ranking(Ranking::Popular), &keep);
+            }
+        }
+        Query::Audience { .. } => {}
+    }
+    if req.allow_fallback {
+        for step in chain {
+            match step {
+                Fallback::Category => {
+                    let cats: HashSet<String> = category_seeds
+                        .iter()
+                        .filter_map(|id| snap.catalog.get(id))
+                        .flat_map(|p| p.categories.iter().cloned())
+                        .collect();
+                    if !cats.is_empty() {
+                        let keep = |id: &str| snap.catalog.in_categories(id, &cats);
+                        run.push_source(Some(step), Reason::Popular, &snap.ranking(Ranking::Popular), &keep);
+                    }
+                }
+                _ => run.push_source(Some(step), Reason::Popular, &snap.ranking(Ranking::Popular), &|_| true),
+            }
+        }
+    }
+    Ok(run.finish())
+}
+
+/// Whether the catalog, the orders or the model know a product.
+fn product_known(snap: &Snapshot, id: &str) -> bool {
+    snap.catalog.contains(id)
+        || snap.history.knows_product(id)
+        || [Relation::Alternative, Relation::BoughtTogether, Relation::BoughtNext]
+            .into_iter()
+            .any(|r| !snap.model.related(id, r, 1).is_empty())
+}
+
+/// The first `max` distinct ids, in order.
+fn dedup(ids: &[String], max: usize) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    ids.iter().map(String::as_str).filter(|id| seen.insert(*id)).take(max).collect()
+}
+
+/// Adds `BoughtTogether` and `BoughtNext` of `seed`, times `weight`.
+fn complementary(snap: &Snapshot, scores: &mut Scores, seed: &str, weight: f32) {
+    let b = &snap.blend;
+    scores.add(&snap.related(seed, Relation::BoughtTogether), weight * b.together, Reason::BoughtTogether);
+    scores.add(&snap.related(seed, Relation::BoughtNext), weight * b.next, Reason::BoughtNext);
+}
+
+/// Adds the viewed, clicked and basket signals of a context, times `weight`.
+fn context_signal(snap: &Snapshot, scores: &mut Scores, ctx: &Context, weight: f32) {
+    let b = &snap.blend;
+    for (list, w) in [(&ctx.viewed, b.viewed), (&ctx.clicks, b.clicks)] {
+        let recent: Vec<&str> = dedup_recent(list, b.max_context_items);
+        for (k, id) in recent.into_iter().enumerate() {
+            let w = weight * w * b.recency(k);
+            scores.add(&snap.related(id, Relation::Alternative), w * b.viewed_alternative, Reason::Alternative);
+            scores.add(&snap.related(id, Relation::BoughtTogether), w * b.viewed_together, Reason::BoughtTogether);
+        }
+    }
+    for id in dedup(&ctx.basket, b.max_context_items) {
+        complementary(snap, scores, id, weight * b.basket);
+    }
+}
+
+/// The most recent `max` distinct ids, most recent first.
+fn dedup_recent(ids: &[String], max: usize) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    ids.iter().rev().map(String::as_str).filter(|id| seen.insert(*id)).take(max).collect()
+}
+
+/// A customer as the model and the purchase index know them.
+struct Customer {
+    key: Arc<str>,
+    index: Option<u32>,
+}
+
+fn resolve(snap: &Snapshot, given: &str) -> Customer {
+    match snap.history.resolve(given) {
+        Some(i) => Customer { key: snap.history.key(i).cloned().unwrap_or_else(|| Arc::from(given)), index: Some(i) },
+        None if given.contains('@') => Customer { key: Arc::from(given.trim().to_lowercase()), index: None },
+        None => Customer { key: Arc::from(given), index: None },
+    }
+}
+
+fn affinity(snap: &Snapshot, c: &Customer, at: Option<Timestamp>) -> Vec<Scored> {
+    snap.model.customer_affinity(&c.key, at, snap.blend.depth)
+}
+
+/// The customer's top history items as seeds, with weights in (0, 1]: from the model's affinity when it has
+/// any, else from the purchase index by recency (then order count).
+fn history_seeds(snap: &Snapshot, c: &Customer, aff: &[Scored]) -> Vec<Scored> {
+    let b = &snap.blend;
+    if let Some(top) = aff.first().map(|s| s.score).filter(|s| *s > 0.0) {
+        return aff.iter().take(b.history_seeds).map(|s| Scored { id: s.id.clone(), score: s.score / top }).collect();
+    }
+    let Some(i) = c.index else { return Vec::new() };
+    let mut bought: Vec<_> = snap.history.bought(i).to_vec();
+    bought.sort_unstable_by(|x, y| y.last.cmp(&x.last).then(y.orders.cmp(&x.orders)).then(x.product.cmp(&y.product)));
+    bought
+        .iter()
+        .take(b.history_seeds)
+        .enumerate()
+        .filter_map(|(k, x)| {
+            snap.history.products().id(x.product).map(|id| Scored { id: id.clone(), score: b.recency(k) })
+        })
+        .collect()
+}
+
+/// One query's answer being assembled.
+struct Run<'a> {
+    snap: &'a Snapshot,
+    req: &'a Request,
+    filter: Option<Filter>,
+    excluded: HashSet<&'a str>,
+    /// The customer's history, excluded from discovery answers.
+    bought: HashSet<Arc<str>>,
+    need: usize,
+    out: Vec<(Arc<str>, f32, Reason)>,
+    seen: HashSet<Arc<str>>,
+    fallback: Option<Fallback>,
+}
+
+impl<'a> Run<'a> {
+    fn new(snap: &'a Snapshot, req: &'a Request, filter: Option<Filter>) -> Self {
+        let excluded = req.exclude.iter().map(String::as_str).collect();
+        let need = req.offset.saturating_add(req.limit);
+        Run {
+            snap,
+            req,
+            filter,
+            excluded,
+            bought: HashSet::new(),
+            need,
+            out: Vec::new(),
+            seen: HashSet::new(),
+            fallback: None,
+        }
+    }
+
+    fn full(&self) -> bool {
+        self.out.len() >= self.need
+    }
+
+    fn accept(&self, id: &str) -> bool {
+        !self.excluded.contains(id)
+            && !self.bought.contains(id)
+            && !self.seen.contains(id)
+            && self.snap.catalog.is_indexable(id)
+            && self.filter.as_ref().map_or(true, |f| f.matches_id(id, self.snap.catalog.get(id).map(|p| &**p)))
+    }
+
+    fn push(&mut self, id: &Arc<str>, score: f32, reason: Reason, step: Option<Fallback>) {
+        self.seen.insert(id.clone());
+        self.out.push((id.clone(), score, reason));
+        if self.fallback.is_none() {
+            self.fallback = step;
+        }
+    }
+
+    fn push_candidates(&mut self, cands: Vec<Candidate>, step: Option<Fallback>) {
+        for c in cands {
+            if self.full() {
+                return;
+            }
+            if self.accept(&c.id) {
+                self.push(&c.id, c.score, c.reason, step);
+            }
+        }
+    }
+
+    /// Appends a ranked source, scaled below the last item listed so far.
+    fn push_source(&mut self, step: Option<Fallback>, reason: Reason, list: &[Scored], keep: &dyn Fn(&str) -> bool) {
+        let Some(top) = list.first().map(|s| s.score).filter(|s| s.is_finite() && *s > 0.0) else { return };
+        let scale = match self.out.last() {
+            Some(&(_, last, _)) => last * self.snap.blend.fallback_ceiling / top,
+            None => 1.0,
+        };
+        for s in list {
+            if self.full() {
+                return;
+            }
+            if s.score.is_finite() && s.score > 0.0 && keep(&s.id) && self.accept(&s.id) {
+                self.push(&s.id, s.score * scale, reason, step);
+            }
+        }
+    }
+
+    fn finish(self) -> Response {
+        let snap = self.snap;
+        let items = self
+            .out
+            .into_iter()
+            .skip(self.req.offset)
+            .take(self.req.limit)
+            .map(|(id, score, reason)| {
+                let product = if self.req.include_product_data { snap.catalog.get(&id).cloned() } else { None };
+                Item { id, score, reason, product }
+            })
+            .collect();
+        Response {
+            items,
+            customers: Vec::new(),
+            analysis_version: snap.version,
+            model: snap.model.name().to_owned(),
+            fallback: self.fallback,
+        }
+    }
+}
+
+/// Customers for a product.
+fn audience(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
+    let Query::Audience { product, segment, window } = &req.query else {
+        return Err(QueryError::Internal("audience called for another kind".into()));
+    };
+    let history = &*snap.history;
+    let n_all = history.customer_keys().len().max(snap.model.stats().customers).saturating_add(1);
+    let members = snap.model.audience(product, req.at, n_all);
+    let known = !members.is_empty() || snap.catalog.contains(product) || history.knows_product(product);
+    if !known {
+        return Err(QueryError::UnknownProduct { id: product.clone() });
+    }
+    let now = req.at.or(history.last_time()).or(snap.model.stats().reference_time).unwrap_or_default();
+    let mut since = window.since.unwrap_or(Timestamp::MIN);
+    if let Some(d) = window.within_days {
+        let secs = (d * clerk_core::domain::DAY as f64).min(1e15) as i64;
+        since = since.max(Timestamp(now.secs().saturating_sub(secs)));
+    }
+    let until = window.until.unwrap_or(Timestamp::MAX);
+    // Last purchase inside the window, per customer.
+    let mut bought: FxHashMap<u32, Timestamp> = FxHashMap::default();
+    let mut ever: FxHashMap<u32, Timestamp> = FxHashMap::default();
+    for &(c, t) in history.buyers(product) {
+        let e = ever.entry(c).or_insert(t);
+        *e = (*e).max(t);
+        if t >= since && t <= until {
+            let e = bought.entry(c).or_insert(t);
+            *e = (*e).max(t);
+        }
+    }
+    let excluded: HashSet<&str> = req.exclude.iter().map(String::as_str).collect();
+    let mut out: Vec<CustomerItem> = Vec::new();
+    match segment {
+        Segment::Interested => {
+            for m in members {
+                if m.score.is_finite() && !excluded.contains(&*m.customer) {
+                    let last =
+                        m.last_purchase.or_else(|| history.resolve(&m.customer).and_then(|c| bought.get(&c).copied()));
+                    out.push(CustomerItem {
+                        id: m.customer,
+                        score: m.score,
+                        reason: Reason::Interested,
+                        last_purchase: last,
+                    });
+                }
+            }
+        }
+        Segment::Purchased | Segment::NotPurchased => {
+            let scores: FxHashMap<Arc<str>, f32> =
+                members.into_iter().filter(|m| m.score.is_finite()).map(|m| (m.customer, m.score)).collect();
+            if *segment == Segment::Purchased {
+                for (&c, &t) in &bought {
+                    let Some(id) = history.key(c) else { continue };
+                    if !excluded.contains(&**id) {
+                        let score = scores.get(id).copied().unwrap_or(0.0);
+                        out.push(CustomerItem {
+                            id: id.clone(),
+                            score,
+                            reason: Reason::Purchased,
+                            last_purchase: Some(t),
+                        });
+                    }
+                }
+            } else {
+                let mut listed: HashSet<&str> = HashSet::new();
+                for (c, id) in history.customer_keys().iter().enumerate() {
+                    if !bought.contains_key(&(c as u32)) && !excluded.contains(&**id) {
+                        listed.insert(id);
+                        let score = scores.get(id).copied().unwrap_or(0.0);
+                        let last = ever.get(&(c as u32)).copied();
+                        out.push(CustomerItem {
+                            id: id.clone(),
+                            score,
+                            reason: Reason::NotPurchased,
+                            last_purchase: last,
+                        });
+                    }
+                }
+                for (id, score) in &scores {
+                    if history.resolve(id).is_none() && !listed.contains(&**id) && !excluded.contains(&**id) {
+                        out.push(CustomerItem {
+                            id: id.clone(),
+                            score: *score,
+                            reason: Reason::NotPurchased,
+                            last_purchase: None,
+                        });
+                    }
+                }
+            }
+        }
+    }
+    let end = req.offset.saturating_add(req.limit).min(out.len());
+    let cmp = |a: &CustomerItem, b: &CustomerItem| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id));
+    if end < out.len() && end > 0 {
+        out.select_nth_unstable_by(end - 1, cmp);
+        out.truncate(end);
+    }
+    out.sort_unstable_by(cmp);
+    let customers = out.into_iter().skip(req.offset).take(req.limit).collect();
+    Ok(Response {
+        items: Vec::new(),
+        customers,
+        analysis_version: snap.version,
+        model: snap.model.name().to_owned(),
+        fallback: None,
+    })
+}

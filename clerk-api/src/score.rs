@@ -1,0 +1,218 @@
+//! How signals are combined: every weight the engine uses lives in [`Blend`].
+//!
+//! Each signal is a list of scored ids from the model (`related`, `customer_affinity`). Model scores have
+//! different scales per relation, so every list is first **normalised by its own best score** (its top item
+//! counts 1.0), then multiplied by the signal's weight (and the seed's weight), and the contributions are
+//! **summed per product**. An item's reason is the signal that contributed most to it. Ties in the final
+//! ranking break by id, so answers are deterministic.
+
+use std::sync::Arc;
+
+use clerk_core::intern::FxHashMap;
+use clerk_core::model::Scored;
+use serde::{Deserialize, Serialize};
+
+use crate::response::Reason;
+
+/// The weights and depths of the blends. Defaults are documented on each field; they are starting points to
+/// tune on real data, and the only place such numbers live.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Blend {
+    /// How many items to ask the model for per signal (each `related`/`customer_affinity` call). Bounds the
+    /// primary answer of blended queries; fallbacks pad beyond it. Default 100.
+    pub depth: usize,
+    /// Weight of `BoughtTogether` in complementary answers. Default 1.0.
+    pub together: f32,
+    /// Weight of `BoughtNext` in complementary answers. Default 0.7.
+    pub next: f32,
+    /// Weight of `Alternative` for alternatives queries. Default 1.0.
+    pub alternative: f32,
+    /// Weight of each basket item as a seed of complementary / visitor answers, relative to a query product
+    /// (1.0). Default 1.0.
+    pub basket: f32,
+    /// Weight of the known customer's own affinity (repeat/due items) injected into complementary and visitor
+    /// answers (next purchase given basket and customer). Default 0.5.
+    pub customer_affinity: f32,
+    /// Weight of the known customer's affinity as a re-ranking boost of alternatives and most-sold-with answers
+    /// (only for items already in the answer). Default 0.3.
+    pub customer_boost: f32,
+    /// Weight of `customer_affinity` (repeat and due purchases) in customer picks. Default 1.0.
+    pub picks_history: f32,
+    /// Weight of the complementary-to-history part in customer picks. Default 0.5.
+    pub picks_complementary: f32,
+    /// How many of the customer's top history items seed complementary/alternative signals. Default 10.
+    pub history_seeds: usize,
+    /// Weight of a viewed product's signals in visitor context. Default 1.0.
+    pub viewed: f32,
+    /// Weight of a clicked product's signals in visitor context. Default 0.5.
+    pub clicks: f32,
+    /// For viewed/clicked products: weight of their `Alternative` relation. Default 1.0.
+    pub viewed_alternative: f32,
+    /// For viewed/clicked products: weight of their `BoughtTogether` relation. Default 0.5.
+    pub viewed_together: f32,
+    /// Each step back in the viewed/clicks lists multiplies the weight by this (the most recent is 1.0), and
+    /// each further history seed of a customer without model affinity. Default 0.8.
+    pub recency_decay: f32,
+    /// Weight of the real-time context (viewed, clicks, basket) blended into customer-based answers. Default 0.5.
+    pub context_on_customer: f32,
+    /// The most recent items of each context list that are used as seeds. Default 20.
+    pub max_context_items: usize,
+    /// The most query products used as seeds. Default 50.
+    pub max_seeds: usize,
+    /// Fallback items are rescaled below the last item before them: the step's best item gets this fraction
+    /// of that item's score, so scores never increase down the list. Default 0.5.
+    pub fallback_ceiling: f32,
+}
+
+impl Default for Blend {
+    fn default() -> Self {
+        Blend {
+            depth: 100,
+            together: 1.0,
+            next: 0.7,
+            alternative: 1.0,
+            basket: 1.0,
+            customer_affinity: 0.5,
+            customer_boost: 0.3,
+            picks_history: 1.0,
+            picks_complementary: 0.5,
+            history_seeds: 10,
+            viewed: 1.0,
+            clicks: 0.5,
+            viewed_alternative: 1.0,
+            viewed_together: 0.5,
+            recency_decay: 0.8,
+            context_on_customer: 0.5,
+            max_context_items: 20,
+            max_seeds: 50,
+            fallback_ceiling: 0.5,
+        }
+    }
+}
+
+impl Blend {
+    /// The weight of the item `steps_back` from the most recent one.
+    pub fn recency(&self, steps_back: usize) -> f32 {
+        self.recency_decay.powi(steps_back.min(1000) as i32)
+    }
+}
+
+/// A candidate of a blended answer.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Candidate {
+    pub(crate) id: Arc<str>,
+    pub(crate) score: f32,
+    pub(crate) reason: Reason,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Acc {
+    total: f32,
+    best: f32,
+    reason: Reason,
+}
+
+/// Sums weighted, normalised signal lists per product.
+#[derive(Debug, Default)]
+pub(crate) struct Scores {
+    map: FxHashMap<Arc<str>, Acc>,
+}
+
+fn top_score(list: &[Scored]) -> Option<f32> {
+    let top = list.iter().map(|s| s.score).filter(|s| s.is_finite()).fold(0.0f32, f32::max);
+    (top > 0.0).then_some(top)
+}
+
+impl Scores {
+    pub(crate) fn new() -> Self {
+        Self::default()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Adds `list`, normalised by its best score, times `weight`.
+    pub(crate) fn add(&mut self, list: &[Scored], weight: f32, reason: Reason) {
+        self.add_inner(list, weight, reason, false);
+    }
+
+    /// Like [`add`](Self::add) but only for products already present (a re-ranking boost).
+    pub(crate) fn boost(&mut self, list: &[Scored], weight: f32, reason: Reason) {
+        self.add_inner(list, weight, reason, true);
+    }
+
+    fn add_inner(&mut self, list: &[Scored], weight: f32, reason: Reason, only_existing: bool) {
+        if !(weight.is_finite() && weight > 0.0) {
+            return;
+        }
+        let Some(top) = top_score(list) else { return };
+        for s in list {
+            if !(s.score.is_finite() && s.score > 0.0) {
+                continue;
+            }
+            let part = weight * s.score / top;
+            if only_existing {
+                if let Some(a) = self.map.get_mut(&s.id) {
+                    a.total += part;
+                }
+                continue;
+            }
+            let a = self.map.entry(s.id.clone()).or_insert(Acc { total: 0.0, best: 0.0, reason });
+            a.total += part;
+            if part > a.best {
+                a.best = part;
+                a.reason = reason;
+            }
+        }
+    }
+
+    /// The candidates, best first, ties by id.
+    pub(crate) fn into_sorted(self) -> Vec<Candidate> {
+        let mut v: Vec<Candidate> = self
+            .map
+            .into_iter()
+            .filter(|(_, a)| a.total.is_finite() && a.total > 0.0)
+            .map(|(id, a)| Candidate { id, score: a.total, reason: a.reason })
+            .collect();
+        v.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn s(id: &str, score: f32) -> Scored {
+        Scored { id: id.into(), score }
+    }
+
+    #[test]
+    fn lists_are_normalised_weighted_and_summed() {
+        let mut sc = Scores::new();
+        sc.add(&[s("a", 10.0), s("b", 5.0)], 1.0, Reason::BoughtTogether);
+        sc.add(&[s("b", 2.0), s("c", 1.0)], 0.5, Reason::BoughtNext);
+        let v = sc.into_sorted();
+        let got: Vec<(&str, f32, Reason)> = v.iter().map(|c| (&*c.id, c.score, c.reason)).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("a", 1.0, Reason::BoughtTogether),
+                ("b", 1.0, Reason::BoughtTogether),
+                ("c", 0.25, Reason::BoughtNext)
+            ]
+        );
+    }
+
+    #[test]
+    fn boost_touches_only_present_items_and_bad_scores_are_ignored() {
+        let mut sc = Scores::new();
+        sc.add(&[s("a", 1.0), s("x", f32::NAN), s("y", -1.0)], 1.0, Reason::Alternative);
+        sc.boost(&[s("a", 2.0), s("z", 4.0)], 1.0, Reason::History);
+        let v = sc.into_sorted();
+        assert_eq!(v.len(), 1);
+        assert_eq!((&*v[0].id, v[0].score, v[0].reason), ("a", 1.5, Reason::Alternative));
+    }
+}
