@@ -359,7 +359,7 @@ impl Basket {
 
 /// A grocery basket size: log-normal with median 5 and mean about 9 lines.
 fn basket_size(rng: &mut StdRng) -> usize {
-    log_normal(rng, 5.0, 1.05).round().clamp(1.0, 100.0) as usize
+    log_normal(rng, 5.0, 1.1).round().clamp(1.0, 100.0) as usize
 }
 
 /// Moves a time to the same day's shop hours (07:00-22:00), keeping its order within the day.
