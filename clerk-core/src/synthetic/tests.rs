@@ -373,6 +373,9 @@ fn loads_into_a_store() {
         assert_eq!(counts.order_lines, shop.order_lines());
         let last = shop.orders.last().unwrap();
         assert_eq!(store.order(&last.id).await.unwrap().as_ref(), Some(last));
+        let data = crate::data::Dataset::from_store(&store).await.unwrap();
+        assert_eq!(data.orders.len(), shop.orders.len());
+        assert_eq!(data.products.len(), shop.products.len(), "orders name only catalog products");
 
         let moved = MemoryStore::new();
         let truth = shop.clone().into_store(&moved).await.unwrap();
