@@ -24,6 +24,7 @@ pub mod domain;
 pub mod intern;
 pub mod model;
 pub mod store;
+pub mod synthetic;
 
 pub use data::Dataset;
 pub use domain::{Category, Customer, Order, OrderLine, Product, Timestamp};
