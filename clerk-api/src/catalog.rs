@@ -83,7 +83,7 @@ impl Catalog {
     /// Whether a product may be returned: its record is not marked `index: false`. Products the catalog does not
     /// know (seen only in orders) are recommendable, as in [`clerk_core::Dataset::is_indexable`].
     pub fn is_indexable(&self, id: &str) -> bool {
-        self.products.get(id).map_or(true, |p| p.index)
+        self.products.get(id).is_none_or(|p| p.index)
     }
 
     /// The category `id` and all categories below it in the tree.

@@ -363,7 +363,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
         }
         Query::Popular { category } | Query::Trending { category } | Query::New { category } => {
             let cats = category.as_deref().map(|c| snap.catalog.category_and_descendants(c));
-            let keep = |id: &str| cats.as_ref().map_or(true, |c| snap.catalog.in_categories(id, c));
+            let keep = |id: &str| cats.as_ref().is_none_or(|c| snap.catalog.in_categories(id, c));
             let (ranking, reason) = match req.query {
                 Query::Popular { .. } => (Ranking::Popular, Reason::Popular),
                 Query::Trending { .. } => (Ranking::Trending, Reason::Trending),
@@ -519,7 +519,7 @@ impl<'a> Run<'a> {
             && !self.bought.contains(id)
             && !self.seen.contains(id)
             && self.snap.catalog.is_indexable(id)
-            && self.filter.as_ref().map_or(true, |f| f.matches_id(id, self.snap.catalog.get(id).map(|p| &**p)))
+            && self.filter.as_ref().is_none_or(|f| f.matches_id(id, self.snap.catalog.get(id).map(|p| &**p)))
     }
 
     fn push(&mut self, id: &Arc<str>, score: f32, reason: Reason, step: Option<Fallback>) {

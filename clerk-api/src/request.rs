@@ -22,8 +22,10 @@ use crate::error::QueryError;
 
 /// The number of results when a request gives no `limit`.
 pub const DEFAULT_LIMIT: usize = 10;
-/// The largest `limit` accepted.
+/// The largest `limit` accepted for product answers.
 pub const MAX_LIMIT: usize = 1000;
+/// The largest `limit` accepted for audience answers (a campaign may target every customer).
+pub const MAX_AUDIENCE_LIMIT: usize = 1_000_000;
 /// The largest `offset` accepted.
 pub const MAX_OFFSET: usize = 100_000;
 /// The most ids in one list (`products`, `exclude`, context lists).
@@ -258,8 +260,9 @@ impl Request {
 
     /// Checks the limits a decoded request must respect (also applied to requests built in Rust).
     pub fn validate(&self) -> Result<(), QueryError> {
-        if self.limit > MAX_LIMIT {
-            return Err(QueryError::malformed("limit", format!("must be at most {MAX_LIMIT}")));
+        let max = if matches!(self.query, Query::Audience { .. }) { MAX_AUDIENCE_LIMIT } else { MAX_LIMIT };
+        if self.limit > max {
+            return Err(QueryError::malformed("limit", format!("must be at most {max}")));
         }
         if self.offset > MAX_OFFSET {
             return Err(QueryError::malformed("offset", format!("must be at most {MAX_OFFSET}")));
@@ -370,7 +373,8 @@ impl Request {
             }
         };
         let mut r = Request::new(query);
-        if let Some(n) = o.count("limit", MAX_LIMIT)? {
+        let max = if matches!(r.query, Query::Audience { .. }) { MAX_AUDIENCE_LIMIT } else { MAX_LIMIT };
+        if let Some(n) = o.count("limit", max)? {
             r.limit = n;
         }
         if let Some(n) = o.count("offset", MAX_OFFSET)? {

@@ -4,8 +4,11 @@
 //! what a model must answer; [`Split::evaluate`] scores it. `examples/evaluate.rs` runs the whole protocol on a
 //! CSV file through the importers and the query engine.
 
+mod engine;
 pub mod metrics;
 mod protocol;
+
+pub use engine::EngineRecommender;
 
 pub use protocol::{
     Alternatives, Audience, CatalogFacts, Hidden, HiddenBasket, ProtocolError, Recommender, Report, Split, TopK, K,

@@ -131,7 +131,7 @@ impl<'a> World<'a> {
     }
 
     fn in_season(&self, p: u32, t: i64) -> bool {
-        self.catalog.meta[p as usize].season.map_or(true, |(from, to)| (from..to).contains(&t))
+        self.catalog.meta[p as usize].season.is_none_or(|(from, to)| (from..to).contains(&t))
     }
 
     fn quantity(&self, p: u32, rng: &mut StdRng) -> u32 {

@@ -65,7 +65,7 @@ fn records_are_well_formed() {
     let category_ids: BTreeSet<&str> = shop.categories.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(category_ids.len(), shop.categories.len(), "category ids are unique");
     for c in &shop.categories {
-        assert!(c.parent.as_deref().map_or(true, |p| category_ids.contains(p)), "{c:?}");
+        assert!(c.parent.as_deref().is_none_or(|p| category_ids.contains(p)), "{c:?}");
     }
     let products: BTreeMap<&str, &Product> = shop.products.iter().map(|p| (p.id.as_str(), p)).collect();
     assert_eq!(products.len(), shop.products.len(), "product ids are unique");
@@ -74,7 +74,7 @@ fn records_are_well_formed() {
         assert!(!p.name.is_empty() && p.brand.is_some() && p.created_at.is_some());
         let price = p.price.expect("every product has a price");
         assert!(price.is_finite() && price > 0.0);
-        assert!(p.list_price.map_or(true, |l| l >= price));
+        assert!(p.list_price.is_none_or(|l| l >= price));
         assert!(p.categories.iter().all(|c| category_ids.contains(c.as_str())));
         assert!(p.in_stock == (p.stock != Some(0)));
         for (name, value) in &p.attributes {
@@ -99,7 +99,7 @@ fn records_are_well_formed() {
     for o in &shop.orders {
         assert!(!o.lines.is_empty(), "{} has no lines", o.id);
         assert!((start..end).contains(&o.time), "{} at {}", o.id, o.time);
-        assert!(o.customer_id.as_deref().map_or(true, |c| customers.contains(c)));
+        assert!(o.customer_id.as_deref().is_none_or(|c| customers.contains(c)));
         let distinct: BTreeSet<&str> = o.lines.iter().map(|l| l.product_id.as_str()).collect();
         assert_eq!(distinct.len(), o.lines.len(), "{} repeats a product", o.id);
         for l in &o.lines {
