@@ -11,3 +11,5 @@
 pub use clerk_core as core;
 #[doc(inline)]
 pub use clerk_core::{DataStore, IntentModel, MemoryStore};
+#[doc(inline)]
+pub use clerk_sync as sync;

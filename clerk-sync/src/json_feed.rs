@@ -1,0 +1,1 @@
+//! json_feed (work in progress).
