@@ -327,6 +327,8 @@ struct Session<'a> {
     seen_products: FxHashSet<String>,
     seen_categories: FxHashSet<String>,
     seen_customers: FxHashSet<String>,
+    /// Ids of records rejected in this sync: a full sync does not delete their stored version.
+    rejected_ids: FxHashSet<(RecordKind, String)>,
     orders: FxHashMap<String, OrderSlot>,
     empty_orders: Vec<(String, Location)>,
     customers_in_orders: FxHashSet<String>,
@@ -356,6 +358,7 @@ impl<'a> Session<'a> {
             seen_products: FxHashSet::default(),
             seen_categories: FxHashSet::default(),
             seen_customers: FxHashSet::default(),
+            rejected_ids: FxHashSet::default(),
             orders: FxHashMap::default(),
             empty_orders: Vec::new(),
             customers_in_orders: FxHashSet::default(),
@@ -366,6 +369,22 @@ impl<'a> Session<'a> {
             pending_orders: Vec::new(),
             unreadable: None,
         })
+    }
+
+    // "Known" = stored before the sync, or stored in it.
+    #[inline]
+    fn product_known(&self, id: &str) -> bool {
+        self.known_products.contains(id) || self.seen_products.contains(id)
+    }
+
+    #[inline]
+    fn category_known(&self, id: &str) -> bool {
+        self.known_categories.contains(id) || self.seen_categories.contains(id)
+    }
+
+    #[inline]
+    fn customer_known(&self, id: &str) -> bool {
+        self.known_customers.contains(id) || self.seen_customers.contains(id)
     }
 
     fn reject(&mut self, reason: RejectReason, location: Location, id: &str, message: impl FnOnce() -> String) {
@@ -429,7 +448,7 @@ impl<'a> Session<'a> {
     async fn product(&mut self, location: Location, p: Product) -> Result<(), ImportError> {
         self.report.read.products += 1;
         if let Err(issue) = check_product(&p, &self.rules) {
-            self.seen_products.insert(p.id.clone());
+            self.rejected_ids.insert((RecordKind::Product, p.id.clone()));
             self.reject_issue(RecordKind::Product, location, &p.id, issue);
             return Ok(());
         }
@@ -439,12 +458,11 @@ impl<'a> Session<'a> {
             self.reject(RejectReason::DuplicateId, location.with_field("id"), &p.id, msg);
             return Ok(());
         }
-        if let Some(c) = p.categories.iter().find(|c| !self.known_categories.contains(c.as_str())) {
+        if let Some(c) = p.categories.iter().find(|c| !self.category_known(c)) {
             let msg = format!("category {c:?} is unknown");
             self.flag(FlagReason::UnknownCategory, &location, &p.id, || msg);
             self.report.flagged.products += 1;
         }
-        self.known_products.insert(p.id.clone());
         self.report.stored.products += 1;
         self.products.push(p);
         if self.products.len() >= self.batch_size {
@@ -456,7 +474,7 @@ impl<'a> Session<'a> {
     async fn category(&mut self, location: Location, c: Category) -> Result<(), ImportError> {
         self.report.read.categories += 1;
         if let Err(issue) = check_category(&c) {
-            self.seen_categories.insert(c.id.clone());
+            self.rejected_ids.insert((RecordKind::Category, c.id.clone()));
             self.reject_issue(RecordKind::Category, location, &c.id, issue);
             return Ok(());
         }
@@ -466,7 +484,6 @@ impl<'a> Session<'a> {
             self.reject(RejectReason::DuplicateId, location.with_field("id"), &c.id, msg);
             return Ok(());
         }
-        self.known_categories.insert(c.id.clone());
         self.report.stored.categories += 1;
         self.categories.push(c);
         if self.categories.len() >= self.batch_size {
@@ -478,7 +495,7 @@ impl<'a> Session<'a> {
     async fn customer(&mut self, location: Location, c: Customer) -> Result<(), ImportError> {
         self.report.read.customers += 1;
         if let Err(issue) = check_customer(&c) {
-            self.seen_customers.insert(c.id.clone());
+            self.rejected_ids.insert((RecordKind::Customer, c.id.clone()));
             self.reject_issue(RecordKind::Customer, location, &c.id, issue);
             return Ok(());
         }
@@ -488,7 +505,6 @@ impl<'a> Session<'a> {
             self.reject(RejectReason::DuplicateId, location.with_field("id"), &c.id, msg);
             return Ok(());
         }
-        self.known_customers.insert(c.id.clone());
         self.report.stored.customers += 1;
         self.customers.push(c);
         if self.customers.len() >= self.batch_size {
@@ -552,7 +568,7 @@ impl<'a> Session<'a> {
         }
         let mut flagged = false;
         for (i, line) in o.lines.iter().enumerate() {
-            if !self.known_products.contains(line.product_id.as_str()) {
+            if !self.product_known(&line.product_id) {
                 flagged = true;
                 let stats = self.report.flags.entry(FlagReason::UnknownProduct).or_default();
                 stats.count += 1;
@@ -600,7 +616,7 @@ impl<'a> Session<'a> {
             _ => {
                 // A new order (or one whose earlier parts all had bad lines).
                 if let Some(c) = &o.customer_id {
-                    if !self.known_customers.contains(c.as_str()) {
+                    if !self.customer_known(c) {
                         flagged = true;
                         let msg = || format!("customer {c:?} has no customer record");
                         let stats = self.report.flags.entry(FlagReason::UnknownCustomer).or_default();
@@ -690,6 +706,8 @@ impl<'a> Session<'a> {
             };
             let absent: Vec<String> =
                 self.store.ids(kind).await?.into_iter().filter(|id| !seen.contains(id.as_str())).collect();
+            let absent: Vec<String> =
+                absent.into_iter().filter(|id| !self.rejected_ids.contains(&(kind, id.clone()))).collect();
             if !absent.is_empty() {
                 let n = self.store.delete(kind, &absent).await?;
                 *self.report.deleted.get_mut(kind) += n as u64;

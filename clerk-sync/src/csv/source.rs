@@ -3,7 +3,7 @@
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Cursor, Read};
 use std::path::PathBuf;
-use std::sync::mpsc::{sync_channel, Receiver};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::Arc;
 
 use flate2::read::MultiGzDecoder;
@@ -54,6 +54,8 @@ const CHUNK: usize = 1 << 20;
 /// Reads what a decoder thread decompresses, so that decompression and parsing use two cores.
 struct ThreadedGz {
     rx: Receiver<io::Result<Vec<u8>>>,
+    /// Empty chunks go back to the decoder thread, so the same few buffers are used over and over.
+    recycle: SyncSender<Vec<u8>>,
     chunk: Vec<u8>,
     pos: usize,
 }
@@ -61,10 +63,12 @@ struct ThreadedGz {
 impl ThreadedGz {
     fn spawn<R: Read + Send + 'static>(input: R) -> Self {
         let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(4);
+        let (recycle, recycled) = sync_channel::<Vec<u8>>(8);
         std::thread::spawn(move || {
             let mut decoder = MultiGzDecoder::new(input);
             loop {
-                let mut chunk = vec![0u8; CHUNK];
+                let mut chunk = recycled.try_recv().unwrap_or_default();
+                chunk.resize(CHUNK, 0);
                 let mut filled = 0;
                 let result = loop {
                     match decoder.read(&mut chunk[filled..]) {
@@ -93,7 +97,7 @@ impl ThreadedGz {
                 }
             }
         });
-        ThreadedGz { rx, chunk: Vec::new(), pos: 0 }
+        ThreadedGz { rx, recycle, chunk: Vec::new(), pos: 0 }
     }
 }
 
@@ -102,7 +106,8 @@ impl Read for ThreadedGz {
         if self.pos == self.chunk.len() {
             match self.rx.recv() {
                 Ok(Ok(chunk)) => {
-                    self.chunk = chunk;
+                    let old = std::mem::replace(&mut self.chunk, chunk);
+                    let _ = self.recycle.try_send(old);
                     self.pos = 0;
                 }
                 Ok(Err(e)) => return Err(e),
