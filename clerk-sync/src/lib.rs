@@ -42,7 +42,7 @@ pub mod validate;
 pub use core_importer::{ApplyError, Change, ChangeNotice, Clock, CoreConfig, CoreImporter, RealtimeUpdate};
 pub use error::{ImportError, SourceError};
 pub use health::{Check, DataHealth, Grade, HealthConfig, HealthFacts};
-pub use importer::{Importer, RecordSink};
+pub use importer::{Importer, RecordSink, VecImporter};
 pub use json_feed::{FeedSource, JsonFeedImporter};
 pub use record::{Location, Record, SyncCursor, SyncMode};
 pub use report::{Outcome, SyncReport};
