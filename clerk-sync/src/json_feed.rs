@@ -247,17 +247,20 @@ impl Importer for JsonFeedImporter {
             };
             let mut input = BufReader::with_capacity(1 << 16, input);
             // Array or NDJSON: look at the first non-blank byte.
+            let mut blank_lines = 0u64;
             let first = loop {
                 match input.fill_buf() {
                     Ok([]) => break None,
                     Ok(buf) => match buf.iter().position(|b| !b.is_ascii_whitespace()) {
                         Some(i) => {
                             let b = buf[i];
+                            blank_lines += buf[..i].iter().filter(|&&c| c == b'\n').count() as u64;
                             input.consume(i);
                             break Some(b);
                         }
                         None => {
                             let n = buf.len();
+                            blank_lines += buf.iter().filter(|&&c| c == b'\n').count() as u64;
                             input.consume(n);
                         }
                     },
@@ -277,13 +280,13 @@ impl Importer for JsonFeedImporter {
                     }
                     Err(e) => {
                         let mut location = Location::source(Arc::clone(&src));
-                        location.line = Some(e.line() as u64);
+                        location.line = Some(e.line() as u64 + blank_lines);
                         sink.source_error(SourceError::new(location, RejectReason::UnreadableSource, e.to_string()));
                     }
                 },
                 Some(_) => {
                     let mut line = String::new();
-                    let mut number = 0u64;
+                    let mut number = blank_lines;
                     loop {
                         line.clear();
                         number += 1;

@@ -156,9 +156,9 @@ impl SyncReport {
         }
     }
 
-    /// Whether the sync read its whole source.
+    /// Whether the sync read its whole source: it completed and no file or feed was unreadable.
     pub fn succeeded(&self) -> bool {
-        self.outcome == Outcome::Completed
+        self.outcome == Outcome::Completed && self.rejected_for(RejectReason::UnreadableSource) == 0
     }
 
     /// How many times `reason` occurred.
