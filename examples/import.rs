@@ -4,7 +4,7 @@
 //!
 //! ```text
 //! cargo run --release --example import -- --orders FILE [--catalog FILE] [--customer-col C --order-col O
-//!     --product-col P --quantity-col Q --time-col T --price-col V] [--line-total] [--no-health]
+//!     --product-col P --quantity-col Q --time-col T --price-col V] [--line-total] [--no-health] [--baseline]
 //! ```
 //!
 //! Column flags default to `customer_id, order_id, product_id, quantity, timestamp, price`. `--line-total` says
@@ -24,18 +24,26 @@ struct Args {
     columns: Vec<(OrderField, String)>,
     line_total: bool,
     health: bool,
+    baseline: bool,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: import --orders FILE [--catalog FILE] [--customer-col C --order-col O --product-col P \
-         --quantity-col Q --time-col T --price-col V] [--line-total] [--no-health]"
+         --quantity-col Q --time-col T --price-col V] [--line-total] [--no-health] [--baseline]"
     );
     std::process::exit(2)
 }
 
 fn parse_args() -> Args {
-    let mut args = Args { orders: String::new(), catalog: None, columns: Vec::new(), line_total: false, health: true };
+    let mut args = Args {
+        orders: String::new(),
+        catalog: None,
+        columns: Vec::new(),
+        line_total: false,
+        health: true,
+        baseline: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
@@ -50,6 +58,7 @@ fn parse_args() -> Args {
             "--price-col" => args.columns.push((OrderField::UnitPrice, value())),
             "--line-total" => args.line_total = true,
             "--no-health" => args.health = false,
+            "--baseline" => args.baseline = true,
             _ => usage(),
         }
     }
@@ -77,6 +86,16 @@ fn main() {
     if args.line_total && !args.columns.iter().any(|(f, _)| *f == OrderField::UnitPrice) {
         mapping = mapping.line_total("price");
     }
+    // The baseline: the same file read through the same gzip + CSV reader without mapping or storing, measured in
+    // the same run (the machine is noisy, the ratio is steadier than the absolute figure).
+    let baseline = args.baseline.then(|| {
+        let started = Instant::now();
+        let rows = clerk::sync::csv::count_rows(&args.orders).unwrap_or_else(|e| {
+            eprintln!("cannot read {}: {e}", args.orders);
+            std::process::exit(1)
+        });
+        rows as f64 / started.elapsed().as_secs_f64()
+    });
     let store = Arc::new(MemoryStore::new());
     let core = CoreImporter::new(store.clone());
     futures::executor::block_on(async {
@@ -110,6 +129,8 @@ fn main() {
             "seconds": (seconds * 1000.0).round() / 1000.0,
             "lines_per_s": (report.lines.read as f64 / seconds).round(),
             "peak_rss_mb": peak_rss_mb().map(|m| m.round()),
+            "baseline_lines_per_s": baseline.map(f64::round),
+            "ratio_to_baseline": baseline.map(|b| ((report.lines.read as f64 / seconds) / b * 1000.0).round() / 1000.0),
         });
         println!("{summary}");
     });

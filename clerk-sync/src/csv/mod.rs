@@ -44,6 +44,18 @@ fn number(cell: &[u8]) -> Option<f64> {
     s.parse::<f64>().ok()
 }
 
+/// Reads every row of a CSV file (plain or gzip, decompressed on a second thread) without mapping anything, and
+/// returns the number of rows after the header: the baseline the import benchmark compares with.
+pub fn count_rows(path: impl Into<PathBuf>) -> std::io::Result<u64> {
+    let mut rdr = reader(&CsvSource::Path(path.into()), b',')?;
+    let mut row = csv::ByteRecord::new();
+    let mut n = 0;
+    while rdr.read_byte_record(&mut row).map_err(std::io::Error::other)? {
+        n += 1;
+    }
+    Ok(n)
+}
+
 /// Reads an order file with one row per order line and hands its orders to the Core Importer.
 ///
 /// Consecutive rows with the same order id are grouped into one [`Record::OrderPart`]; when an order id comes
