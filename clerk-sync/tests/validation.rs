@@ -152,3 +152,25 @@ fn the_core_importer_reports_every_rule_with_location_and_keeps_the_good_records
         assert!(text.contains("rejected quantity_not_positive: 1"), "{text}");
     });
 }
+
+#[test]
+fn reasons_and_reports_serialise_in_snake_case_and_round_trip() {
+    assert_eq!(serde_json::to_string(&RejectReason::QuantityNotPositive).unwrap(), "\"quantity_not_positive\"");
+    assert_eq!(serde_json::to_string(&FlagReason::UnknownProduct).unwrap(), "\"unknown_product\"");
+    assert_eq!(RejectReason::EmptyOrder.to_string(), "empty_order");
+    block_on(async {
+        let (core, _) = core();
+        let mut importer = VecImporter::new("feed", &[RecordKind::Order]).with([Record::Order(order(
+            "o",
+            Some("c"),
+            &[("p", 1.0), ("p", -1.0)],
+        ))]);
+        let report = core.sync(&mut importer, SyncMode::Full).await;
+        let json = serde_json::to_string(&report).unwrap();
+        assert!(json.contains("\"quantity_not_positive\":{\"count\":1"), "{json}");
+        let back: clerk_sync::SyncReport = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, report);
+    });
+    let loc = Location::line(&std::sync::Arc::from("orders.csv"), 12).with_field("quantity");
+    assert_eq!(loc.to_string(), "orders.csv:12 (quantity)");
+}
