@@ -5,7 +5,8 @@
 //!
 //! - [`sync`] (`clerk-sync`): importers and the Core Importer that validate and store shop data;
 //! - [`core`] (`clerk-core`): the domain model, the store and model seams, and the ClerkCore analysis;
-//! - [`api`] (`clerk-api`): the transport-agnostic query engine.
+//! - [`api`] (`clerk-api`): the transport-agnostic query engine;
+//! - [`evaluation`]: the offline evaluation protocol, to measure any model on a host's own data.
 
 #[doc(inline)]
 pub use clerk_api as api;
@@ -13,5 +14,7 @@ pub use clerk_api as api;
 pub use clerk_core as core;
 #[doc(inline)]
 pub use clerk_core::{DataStore, IntentModel, MemoryStore};
+#[doc(inline)]
+pub use clerk_sync as sync;
 
 pub mod evaluation;
