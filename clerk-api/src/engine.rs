@@ -269,10 +269,10 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                 run.excluded.insert(p);
                 match &req.query {
                     Query::Alternatives { .. } => {
-                        scores.add(&snap.related(p, Relation::Alternative), blend.alternative, Reason::Alternative)
+                        scores.add_raw(&snap.related(p, Relation::Alternative), blend.alternative, Reason::Alternative)
                     }
                     Query::Complementary { .. } => complementary(snap, &mut scores, p, 1.0),
-                    _ => scores.add(&snap.related(p, Relation::BoughtTogether), 1.0, Reason::BoughtTogether),
+                    _ => scores.add_raw(&snap.related(p, Relation::BoughtTogether), 1.0, Reason::BoughtTogether),
                 }
                 if !req.allow_fallback && !product_known(snap, p) {
                     return Err(QueryError::UnknownProduct { id: p.to_owned() });
@@ -323,18 +323,18 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                         scores.add(&aff, blend.picks_history, Reason::History);
                     }
                     for s in &seeds {
-                        complementary(snap, &mut scores, &s.id, blend.picks_complementary * s.score);
+                        history_complementary(snap, &mut scores, &s.id, blend.picks_complementary * s.score);
                     }
                 }
                 Query::CustomerComplementary { .. } => {
                     for s in &seeds {
-                        complementary(snap, &mut scores, &s.id, s.score);
+                        history_complementary(snap, &mut scores, &s.id, s.score);
                     }
                 }
                 _ => {
                     for s in &seeds {
                         let list = snap.related(&s.id, Relation::Alternative);
-                        scores.add(&list, blend.alternative * s.score, Reason::Alternative);
+                        scores.add_raw(&list, blend.alternative * s.score, Reason::Alternative);
                     }
                 }
             }
@@ -415,8 +415,16 @@ fn dedup(ids: &[String], max: usize) -> Vec<&str> {
 /// Adds `BoughtTogether` and `BoughtNext` of `seed`, times `weight`.
 fn complementary(snap: &Snapshot, scores: &mut Scores, seed: &str, weight: f32) {
     let b = &snap.blend;
-    scores.add(&snap.related(seed, Relation::BoughtTogether), weight * b.together, Reason::BoughtTogether);
-    scores.add(&snap.related(seed, Relation::BoughtNext), weight * b.next, Reason::BoughtNext);
+    scores.add_raw(&snap.related(seed, Relation::BoughtTogether), weight * b.together, Reason::BoughtTogether);
+    scores.add_raw(&snap.related(seed, Relation::BoughtNext), weight * b.next, Reason::BoughtNext);
+}
+
+/// Adds `BoughtTogether` and `BoughtNext` of a product from the customer's history, times `weight`: the
+/// history weights differ from a basket's, since a past purchase says more about later orders than this one.
+fn history_complementary(snap: &Snapshot, scores: &mut Scores, seed: &str, weight: f32) {
+    let b = &snap.blend;
+    scores.add_raw(&snap.related(seed, Relation::BoughtTogether), weight * b.history_together, Reason::BoughtTogether);
+    scores.add_raw(&snap.related(seed, Relation::BoughtNext), weight * b.history_next, Reason::BoughtNext);
 }
 
 /// Adds the viewed, clicked and basket signals of a context, times `weight`.
@@ -426,8 +434,8 @@ fn context_signal(snap: &Snapshot, scores: &mut Scores, ctx: &Context, weight: f
         let recent: Vec<&str> = dedup_recent(list, b.max_context_items);
         for (k, id) in recent.into_iter().enumerate() {
             let w = weight * w * b.recency(k);
-            scores.add(&snap.related(id, Relation::Alternative), w * b.viewed_alternative, Reason::Alternative);
-            scores.add(&snap.related(id, Relation::BoughtTogether), w * b.viewed_together, Reason::BoughtTogether);
+            scores.add_raw(&snap.related(id, Relation::Alternative), w * b.viewed_alternative, Reason::Alternative);
+            scores.add_raw(&snap.related(id, Relation::BoughtTogether), w * b.viewed_together, Reason::BoughtTogether);
         }
     }
     for id in dedup(&ctx.basket, b.max_context_items) {

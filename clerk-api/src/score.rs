@@ -24,7 +24,7 @@ pub struct Blend {
     pub depth: usize,
     /// Weight of `BoughtTogether` in complementary answers. Default 1.0.
     pub together: f32,
-    /// Weight of `BoughtNext` in complementary answers. Default 0.7.
+    /// Weight of `BoughtNext` in complementary answers. Default 0.3.
     pub next: f32,
     /// Weight of `Alternative` for alternatives queries. Default 1.0.
     pub alternative: f32,
@@ -39,9 +39,15 @@ pub struct Blend {
     pub customer_boost: f32,
     /// Weight of `customer_affinity` (repeat and due purchases) in customer picks. Default 1.0.
     pub picks_history: f32,
-    /// Weight of the complementary-to-history part in customer picks. Default 0.5.
+    /// Weight of the complementary-to-history part in customer picks. Default 0.1: in a grocery the customer's
+    /// own repeat purchases dominate, and complements fill the list when the history is short.
     pub picks_complementary: f32,
-    /// How many of the customer's top history items seed complementary/alternative signals. Default 10.
+    /// Weight of `BoughtTogether` when the customer's history seeds complementary answers (picks, discovery).
+    /// Default 0.3: a past basket's partners say less about later orders than the products bought next.
+    pub history_together: f32,
+    /// Weight of `BoughtNext` when the customer's history seeds complementary answers. Default 1.0.
+    pub history_next: f32,
+    /// How many of the customer's top history items seed complementary/alternative signals. Default 50.
     pub history_seeds: usize,
     /// Weight of a viewed product's signals in visitor context. Default 1.0.
     pub viewed: f32,
@@ -70,14 +76,16 @@ impl Default for Blend {
         Blend {
             depth: 100,
             together: 1.0,
-            next: 0.7,
+            next: 0.3,
             alternative: 1.0,
             basket: 1.0,
             customer_affinity: 0.5,
             customer_boost: 0.3,
             picks_history: 1.0,
-            picks_complementary: 0.5,
-            history_seeds: 10,
+            picks_complementary: 0.1,
+            history_together: 0.3,
+            history_next: 1.0,
+            history_seeds: 50,
             viewed: 1.0,
             clicks: 0.5,
             viewed_alternative: 1.0,
@@ -133,26 +141,35 @@ impl Scores {
         self.map.is_empty()
     }
 
-    /// Adds `list`, normalised by its best score, times `weight`.
+    /// Adds `list`, normalised by its best score, times `weight`: for lists whose scale means nothing across
+    /// calls (a customer's affinity).
     pub(crate) fn add(&mut self, list: &[Scored], weight: f32, reason: Reason) {
+        let Some(top) = top_score(list) else { return };
+        self.add_inner(list, weight / top, reason, false);
+    }
+
+    /// Adds `list` with its scores as they are, times `weight`: for relation lists, whose scores the
+    /// [`IntentModel`](clerk_core::IntentModel) contract makes comparable across query products (so a strong
+    /// partner of one basket item outweighs a weak partner of another).
+    pub(crate) fn add_raw(&mut self, list: &[Scored], weight: f32, reason: Reason) {
         self.add_inner(list, weight, reason, false);
     }
 
     /// Like [`add`](Self::add) but only for products already present (a re-ranking boost).
     pub(crate) fn boost(&mut self, list: &[Scored], weight: f32, reason: Reason) {
-        self.add_inner(list, weight, reason, true);
+        let Some(top) = top_score(list) else { return };
+        self.add_inner(list, weight / top, reason, true);
     }
 
     fn add_inner(&mut self, list: &[Scored], weight: f32, reason: Reason, only_existing: bool) {
         if !(weight.is_finite() && weight > 0.0) {
             return;
         }
-        let Some(top) = top_score(list) else { return };
         for s in list {
             if !(s.score.is_finite() && s.score > 0.0) {
                 continue;
             }
-            let part = weight * s.score / top;
+            let part = weight * s.score;
             if only_existing {
                 if let Some(a) = self.map.get_mut(&s.id) {
                     a.total += part;

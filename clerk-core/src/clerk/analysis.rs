@@ -126,6 +126,11 @@ fn customer_histories(data: &Dataset, orders: &[&crate::data::OrderRow], setting
         let products = data.products_of(o);
         s.customer_orders[c as usize].push((o.time.secs(), products.to_vec()));
     }
+    s.activity = s
+        .customer_orders
+        .iter()
+        .map(|list| list.iter().map(|(t, _)| decay(s.reference - t, settings.half_life_days)).sum())
+        .collect();
     for (c, list) in s.customer_orders.iter().enumerate() {
         let mut items: Vec<HistItem> = Vec::new();
         let mut pos: crate::intern::FxHashMap<u32, usize> = Default::default();

@@ -51,7 +51,9 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
             if c == s.history.len() {
                 s.history.push(Vec::new());
                 s.customer_orders.push(Vec::new());
+                s.activity.push(0.0);
             }
+            s.activity[c] += decay(s.reference - t, settings.half_life_days);
             // Earlier orders within the window before this one gain this order's new products in their window.
             let window = (settings.next_window_days * DAY as f64) as i64;
             let list = &s.customer_orders[c];

@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 pub use llr::{llr, signed_llr};
 pub use settings::Settings;
 
+use self::analysis::decay;
 use self::relations::{ALTERNATIVE, NEXT, TOGETHER};
 use self::state::State;
 use crate::data::Dataset;
@@ -178,20 +179,31 @@ impl IntentModel for ClerkCore {
         let s = &inner.state;
         let Some(y) = s.products.get(product) else { return Vec::new() };
         let at = at.map_or(s.reference, Timestamp::secs);
+        let settings = &self.settings;
         let mut scores: crate::intern::FxHashMap<u32, (f32, Option<i64>)> = Default::default();
+        // Every customer, by how much they shop: the prior that breaks ties among the rest.
+        if settings.audience_activity_weight > 0.0 {
+            let shift = decay(at - s.reference, settings.half_life_days);
+            let top = s.activity.iter().copied().fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
+            let w = settings.audience_activity_weight as f32 / top;
+            for (c, &a) in s.activity.iter().enumerate() {
+                scores.insert(c as u32, (w * a * shift, None));
+            }
+        }
         // Customers who lead to the product: they bought what is bought with it or before it.
+        let related_weight = settings.audience_related_weight as f32;
         for &(i, rel) in &inner.incoming[y as usize] {
             for &(c, k) in &inner.buyers_of[i as usize] {
                 let h = &s.history[c as usize][k as usize];
-                let a = affinity::score(s, &self.settings, h, at);
-                scores.entry(c).or_insert((0.0, None)).0 += AUDIENCE_RELATED_WEIGHT * rel * a;
+                let a = affinity::score(s, settings, h, at);
+                scores.entry(c).or_insert((0.0, None)).0 += related_weight * rel * a;
             }
         }
         // Customers who buy it themselves, the more so when due.
         for &(c, k) in &inner.buyers_of[y as usize] {
             let h = &s.history[c as usize][k as usize];
             let e = scores.entry(c).or_insert((0.0, None));
-            e.0 += affinity::score(s, &self.settings, h, at);
+            e.0 += affinity::score(s, settings, h, at);
             e.1 = Some(h.last);
         }
         let ids = s.customers.ids();
@@ -277,6 +289,3 @@ struct SavedRef<'a> {
     settings: &'a Settings,
     state: &'a State,
 }
-
-/// Weight of "leads to the product" against "buys it themselves" in the audience score.
-const AUDIENCE_RELATED_WEIGHT: f32 = 1.0;

@@ -18,6 +18,12 @@ pub struct Settings {
     pub repeat_prior_weight: f64,
     /// How much being due (time since the last purchase near the customer's usual interval) lifts affinity.
     pub due_weight: f64,
+    /// Weight, in an audience, of leading to the product (having bought what is bought with or before it)
+    /// against buying the product itself.
+    pub audience_related_weight: f64,
+    /// Weight, in an audience, of how much the customer shops at all (time-decayed orders): active customers
+    /// buy more of everything.
+    pub audience_activity_weight: f64,
     /// Related products kept per product and relation.
     pub top_k: usize,
     /// Minimum log-likelihood ratio for a pair to count as related (3.84 is p < 0.05, 6.63 p < 0.01).
@@ -46,13 +52,15 @@ impl Default for Settings {
         Settings {
             half_life_days: 30.0,
             long_half_life_days: 180.0,
-            long_weight: 0.0,
+            long_weight: 0.3,
             repeat_prior_weight: 0.0,
             due_weight: 0.0,
+            audience_related_weight: 1.0,
+            audience_activity_weight: 0.2,
             top_k: 50,
             min_llr: 6.63,
             min_pair_count: 2,
-            next_window_days: 14.0,
+            next_window_days: 60.0,
             type_attributes: vec!["type".into(), "product_type".into()],
             popularity_half_life_days: 30.0,
             trending_recent_days: 7.0,

@@ -44,6 +44,8 @@ pub(crate) struct State {
     pub(crate) related: super::relations::RelatedRows,
     /// Per customer: the products bought, sorted by product.
     pub(crate) history: Vec<Vec<HistItem>>,
+    /// Per customer: time-decayed count of orders at `reference` (short half-life).
+    pub(crate) activity: Vec<f32>,
     /// Per customer: their orders' times and products, in time order (for bought-next fold-in).
     pub(crate) customer_orders: Vec<Vec<(i64, Vec<u32>)>>,
     /// Per product: buyers who bought it at least twice, and buyers in all.

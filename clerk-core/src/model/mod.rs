@@ -25,6 +25,9 @@ use crate::domain::{Order, Timestamp};
 ///   either all or none of one fold-in.
 /// - Look-ups never return a product marked `index: false`, never return the queried product itself, and
 ///   return scores that are finite and sorted best first (ties by id).
+/// - Scores of one relation are comparable across query products (ClerkCore's bought-together and bought-next
+///   scores are conditional probabilities), because the query engine sums the lists of several products of a
+///   basket as they are. Affinity scores need only be comparable within one customer.
 /// - [`save`](Self::save) and [`load`](Self::load) round-trip the analysed state exactly.
 /// - Results are deterministic for the same data and settings.
 pub trait IntentModel: Send + Sync + Debug + 'static {
