@@ -23,6 +23,17 @@ use crate::synthetic::{ShopConfig, SyntheticShop};
 pub(super) const RELATIONS: [Relation; 3] = [Relation::BoughtTogether, Relation::BoughtNext, Relation::Alternative];
 pub(super) const RANKINGS: [Ranking; 3] = [Ranking::Popular, Ranking::Trending, Ranking::New];
 
+/// Whether a test that reproduces a known bug should stop here. Such tests are `#[ignore = "bug: ..."]`; since CI
+/// runs the ignored tests in release (`.ci/run`), they also skip with a reason unless `CLERK_KNOWN_BUGS` is set:
+/// `CLERK_KNOWN_BUGS=1 cargo test -p clerk-core -- --ignored` shows them failing until the bug is fixed.
+pub(super) fn skip_known_bug(test: &str) -> bool {
+    let skip = std::env::var_os("CLERK_KNOWN_BUGS").is_none();
+    if skip {
+        eprintln!("{test}: skipped, reproduces a known bug (set CLERK_KNOWN_BUGS=1 to run it)");
+    }
+    skip
+}
+
 /// The small synthetic shop, generated once per test binary.
 pub(super) fn shop() -> &'static SyntheticShop {
     static SHOP: OnceLock<SyntheticShop> = OnceLock::new();
