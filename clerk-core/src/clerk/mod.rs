@@ -13,6 +13,8 @@ mod llr;
 mod relations;
 mod settings;
 mod state;
+#[cfg(test)]
+mod tests;
 
 use std::sync::{Arc, RwLock, RwLockReadGuard};
 

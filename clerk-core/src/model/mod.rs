@@ -4,6 +4,8 @@
 //! baseline. A host plugs its own model by implementing [`IntentModel`].
 
 mod popularity;
+#[cfg(test)]
+mod tests;
 mod types;
 
 use std::fmt::Debug;

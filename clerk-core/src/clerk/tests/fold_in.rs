@@ -1,0 +1,235 @@
+//! Fold-in against a full analysis of the same orders: analyse a prefix of time-ordered orders, fold in the rest
+//! in time order, and compare with an analysis of all of them.
+//!
+//! What `fold_in.rs` claims: counts (orders per product, pairs bought together and next, histories) exactly as a
+//! full analysis; related lists recomputed for the touched products; the other lists keep scores computed with the
+//! older order total.
+
+use super::super::state::State;
+use super::*;
+
+/// A shop with its orders split at a random point, the prefix holding at least `min_prefix` orders.
+fn split_strategy(
+    orders: std::ops::Range<usize>,
+    min_prefix: usize,
+    settings: impl Strategy<Value = Settings>,
+) -> impl Strategy<Value = (Shop, usize, Settings)> {
+    (shop_strategy(orders, false), any::<prop::sample::Index>(), settings).prop_map(move |(shop, at, settings)| {
+        let from = min_prefix.min(shop.orders.len());
+        let k = from + at.index(shop.orders.len() - from + 1);
+        (shop, k, settings)
+    })
+}
+
+/// The CI split: more orders than products in the prefix, which keeps clear of the pair-count bug and of the
+/// reference time 0 of an analysis of no orders (both reported, see the ignored tests).
+fn split() -> impl Strategy<Value = (Shop, usize, Settings)> {
+    split_strategy(MANY, MANY.start, settings_strategy())
+}
+
+/// Analyses the first `k` orders, folds in the rest; and analyses all.
+fn fold_and_full(shop: &Shop, k: usize, settings: &Settings) -> (ClerkCore, ClerkCore) {
+    let folded = ClerkCore::new(settings.clone()).analysed(&dataset(&shop.products, &shop.orders[..k]));
+    let stats = folded.fold_in(&shop.orders[k..]).unwrap();
+    assert_eq!(stats.orders, shop.orders.len() - k);
+    assert_eq!(stats.skipped, 0);
+    let full = ClerkCore::new(settings.clone()).analysed(&shop.data());
+    (folded, full)
+}
+
+fn rows(mut rows: Vec<Vec<(u32, u32)>>) -> Vec<Vec<(u32, u32)>> {
+    while rows.last().is_some_and(Vec::is_empty) {
+        rows.pop();
+    }
+    rows
+}
+
+fn close(a: f32, b: f32, tol: f32) -> bool {
+    (a - b).abs() <= tol * a.abs().max(b.abs()) + 1e-6
+}
+
+/// The counts of `a` (folded in) equal those of `b` (a full analysis) exactly; decayed sums agree once moved
+/// to the same reference time.
+fn assert_counts_equal(a: &State, b: &State) {
+    assert_eq!(a.products, b.products, "products interned in the same order");
+    assert_eq!(a.customers, b.customers, "customers interned in the same order");
+    assert_eq!(a.indexable, b.indexable);
+    assert_eq!(a.orders, b.orders, "orders");
+    assert_eq!(a.product_orders, b.product_orders, "orders per product");
+    assert_eq!(rows(a.together.rows.clone()), rows(b.together.rows.clone()), "bought-together counts");
+    assert_eq!(a.window_orders, b.window_orders, "orders per product in next windows");
+    assert_eq!(rows(a.next.rows.clone()), rows(b.next.rows.clone()), "bought-next counts");
+    assert_eq!(a.customer_orders, b.customer_orders, "orders per customer");
+    assert_eq!(a.buyers, b.buyers, "buyers per product");
+    assert_eq!(a.repeat_buyers, b.repeat_buyers, "repeat buyers per product");
+    assert_eq!(a.history.len(), b.history.len());
+    for (c, (ha, hb)) in a.history.iter().zip(&b.history).enumerate() {
+        let key = |h: &Vec<super::super::state::HistItem>| -> Vec<(u32, u32, i64, i64)> {
+            h.iter().map(|h| (h.product, h.count, h.first, h.last)).collect()
+        };
+        assert_eq!(key(ha), key(hb), "history of customer {c}");
+    }
+    assert_eq!((&a.need, &a.category, &a.brand, &a.created), (&b.need, &b.category, &b.brand, &b.created));
+}
+
+/// Settings with the due-ness term off (it reads the per-product cycles, which fold-in does not update).
+fn settings_without_due() -> impl Strategy<Value = Settings> {
+    settings_strategy().prop_map(|s| Settings { due_weight: 0.0, ..s })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    #[test]
+    fn fold_in_counts_equal_a_full_analysis((shop, k, settings) in split()) {
+        let (folded, full) = fold_and_full(&shop, k, &settings);
+        let (a, b) = (folded.read(), full.read());
+        assert_counts_equal(&a.state, &b.state);
+        // Decayed sums, moved to the full analysis' reference time, within float rounding.
+        let shift = b.state.reference - a.state.reference;
+        let short = super::super::analysis::decay(shift, settings.half_life_days);
+        let long = super::super::analysis::decay(shift, settings.long_half_life_days);
+        for (ha, hb) in a.state.history.iter().flatten().zip(b.state.history.iter().flatten()) {
+            prop_assert!(close(ha.decayed * short, hb.decayed, 1e-4), "{:?} vs {:?}", ha, hb);
+            prop_assert!(close(ha.decayed_long * long, hb.decayed_long, 1e-4), "{:?} vs {:?}", ha, hb);
+        }
+        prop_assert_eq!(folded.stats().orders, full.stats().orders);
+        prop_assert_eq!(folded.stats().customers, full.stats().customers);
+        prop_assert_eq!(folded.stats().products, full.stats().products);
+    }
+
+    /// Related lists: those of the products of the folded-in orders are exactly the full analysis' lists. In
+    /// the other bought-together and bought-next lists, a product listed by both has the same score (the score
+    /// `count / orders with the product` reads no count a fold-in changed; membership can change, as the LLR
+    /// test reads the order total). Alternatives of untouched products: see
+    /// `untouched_lists_move_at_most_by_the_change_of_the_order_total`.
+    #[test]
+    fn fold_in_related_lists_match_a_full_analysis((shop, k, settings) in split()) {
+        let (folded, full) = fold_and_full(&shop, k, &settings);
+        let touched: Vec<&str> = shop.orders[k..].iter().flat_map(|o| o.lines.iter().map(|l| l.product_id.as_str())).collect();
+        for p in shop.product_ids() {
+            for r in RELATIONS {
+                let a = folded.related(&p, r, 1000);
+                let b = full.related(&p, r, 1000);
+                if touched.contains(&p.as_str()) {
+                    prop_assert_eq!(&a, &b, "related({}, {:?}) of a touched product", p, r);
+                } else if r != Relation::Alternative {
+                    for s in &a {
+                        if let Some(t) = b.iter().find(|t| t.id == s.id) {
+                            prop_assert_eq!(s, t, "related({}, {:?})", p, r);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// What `fold_in.rs` documents: untouched lists keep scores that moved by at most the relative change of the
+    /// order total.
+    #[test]
+    #[ignore = "bug: alternatives of untouched products keep stale partner counts (clerk/fold_in.rs), see the report"]
+    fn untouched_lists_move_at_most_by_the_change_of_the_order_total((shop, k, settings) in split()) {
+        if skip_known_bug("untouched_lists_move_at_most_by_the_change_of_the_order_total") {
+            return Ok(());
+        }
+        let (folded, full) = fold_and_full(&shop, k, &settings);
+        let tol = (shop.orders.len() - k) as f32 / k.max(1) as f32;
+        for p in shop.product_ids() {
+            for r in RELATIONS {
+                let b = full.related(&p, r, 1000);
+                for s in &folded.related(&p, r, 1000) {
+                    if let Some(t) = b.iter().find(|t| t.id == s.id) {
+                        prop_assert!(close(s.score, t.score, tol), "related({}, {:?}): {:?} vs {:?} (tolerance {})", p, r, s, t, tol);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Customer affinity at a given time (the reference times differ, see `fold_in_moves_the_reference_time`).
+    #[test]
+    fn fold_in_affinity_matches_a_full_analysis((shop, k, settings) in split_strategy(MANY, MANY.start, settings_without_due())) {
+        let (folded, full) = fold_and_full(&shop, k, &settings);
+        let at = shop.orders.last().map(|o| Timestamp(o.time.secs() + DAY));
+        for c in shop.customer_keys() {
+            let a = folded.customer_affinity(&c, at, 1000);
+            let b = full.customer_affinity(&c, at, 1000);
+            prop_assert_eq!(a.len(), b.len(), "customer_affinity({})", c);
+            for s in &a {
+                let t = b.iter().find(|t| t.id == s.id);
+                prop_assert!(t.is_some_and(|t| close(s.score, t.score, 1e-4)), "customer_affinity({}): {:?} vs {:?}", c, s, t);
+            }
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
+
+    /// The same with any shop and any split (fewer orders than products, an empty prefix).
+    #[test]
+    #[ignore = "bug: pair counts drop product rows past the number of orders (clerk/counts.rs), see the report"]
+    fn fold_in_counts_equal_a_full_analysis_for_any_split((shop, k, settings) in split_strategy(0..40, 0, settings_strategy())) {
+        if skip_known_bug("fold_in_counts_equal_a_full_analysis_for_any_split") {
+            return Ok(());
+        }
+        let (folded, full) = fold_and_full(&shop, k, &settings);
+        assert_counts_equal(&folded.read().state, &full.read().state);
+    }
+}
+
+/// After folding in newer orders, "now" is the last order, as after a full analysis of the same orders.
+#[test]
+#[ignore = "bug: fold_in never moves State::reference (clerk/fold_in.rs), see the report"]
+fn fold_in_moves_the_reference_time() {
+    if skip_known_bug("fold_in_moves_the_reference_time") {
+        return;
+    }
+    let shop = shop();
+    let k = shop.orders.len() * 9 / 10;
+    let folded = ClerkCore::new(Settings::default()).analysed(&dataset(&shop.products, &shop.orders[..k]));
+    folded.fold_in(&shop.orders[k..]).unwrap();
+    let full = shop_model();
+    assert_eq!(folded.stats().reference_time, full.stats().reference_time);
+    // With the default `at`, the affinity of a customer who bought in the folded-in orders is as after a full
+    // analysis.
+    let c = shop.orders[k..].iter().rev().find_map(|o| o.customer_id.clone()).unwrap();
+    let a = pairs(&folded.customer_affinity(&c, None, 5));
+    let b = pairs(&full.customer_affinity(&c, None, 5));
+    assert_eq!(a.len(), b.len());
+    for ((ia, sa), (ib, sb)) in a.iter().zip(&b) {
+        assert!(ia == ib && close(*sa, *sb, 1e-4), "{a:?} vs {b:?}");
+    }
+}
+
+/// Trending counts the last `trending_recent_days` before the reference: after a fold-in it equals a full
+/// analysis.
+#[test]
+#[ignore = "bug: fold_in counts every new order as recent and never updates baseline (clerk/fold_in.rs), see the report"]
+fn fold_in_keeps_trending_as_a_full_analysis() {
+    if skip_known_bug("fold_in_keeps_trending_as_a_full_analysis") {
+        return;
+    }
+    let shop = shop();
+    let k = shop.orders.len() * 3 / 4;
+    let folded = ClerkCore::new(Settings::default()).analysed(&dataset(&shop.products, &shop.orders[..k]));
+    folded.fold_in(&shop.orders[k..]).unwrap();
+    let (a, b) = (folded.read(), shop_model().read());
+    assert_eq!(a.state.recent, b.state.recent, "orders in the recent window");
+    assert_eq!(a.state.baseline, b.state.baseline, "orders in the baseline window");
+}
+
+/// The per-product repurchase cycles (used by the due-ness term) follow the folded-in repurchases.
+#[test]
+#[ignore = "bug: fold_in never updates State::cycle_days (clerk/fold_in.rs), see the report"]
+fn fold_in_updates_repurchase_cycles() {
+    if skip_known_bug("fold_in_updates_repurchase_cycles") {
+        return;
+    }
+    let shop = shop();
+    let k = shop.orders.len() / 2;
+    let folded = ClerkCore::new(Settings::default()).analysed(&dataset(&shop.products, &shop.orders[..k]));
+    folded.fold_in(&shop.orders[k..]).unwrap();
+    let (a, b) = (folded.read(), shop_model().read());
+    assert_eq!(a.state.cycle_days, b.state.cycle_days);
+}

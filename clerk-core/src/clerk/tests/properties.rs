@@ -1,0 +1,226 @@
+//! Properties of every look-up on small random shops: the `IntentModel` contract (no self, no hidden product,
+//! finite positive scores best first, ties by id, `limit` a prefix) and determinism (same bytes on a second
+//! analysis and for any thread count).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use super::*;
+
+fn state_bytes(model: &ClerkCore) -> Vec<u8> {
+    postcard::to_stdvec(&model.read().state).unwrap()
+}
+
+fn check_scored(what: &str, list: &[Scored], hidden: &[String], this: Option<&str>) {
+    assert_ranked(what, &pairs(list));
+    for s in list {
+        assert!(!hidden.iter().any(|h| **h == *s.id), "{what}: non-indexable {} returned", s.id);
+        assert!(this != Some(&*s.id), "{what}: the product itself returned");
+    }
+}
+
+fn check_contract(model: &ClerkCore, shop: &Shop) {
+    let hidden = shop.non_indexable();
+    let mut products = shop.product_ids();
+    products.push("unknown".into());
+    let last = shop.orders.last().map_or(T0, |o| o.time.secs());
+    for p in &products {
+        for r in RELATIONS {
+            let all = model.related(p, r, 1000);
+            check_scored(&format!("related({p}, {r:?})"), &all, &hidden, Some(p));
+            for limit in 0..3 {
+                assert_eq!(model.related(p, r, limit), all[..limit.min(all.len())], "related({p}, {r:?}, {limit})");
+            }
+        }
+        let all = model.audience(p, None, 1000);
+        assert_ranked(&format!("audience({p})"), &audience_pairs(&all));
+        for limit in 0..3 {
+            assert_eq!(model.audience(p, None, limit), all[..limit.min(all.len())], "audience({p}, {limit})");
+        }
+        for m in &all {
+            // The last purchase, when given, is an order of this customer holding the product.
+            if let Some(t) = m.last_purchase {
+                assert!(
+                    shop.orders.iter().any(|o| o.time == t
+                        && o.buyer_key().as_deref() == Some(&*m.customer)
+                        && o.lines.iter().any(|l| l.product_id == *p)),
+                    "audience({p}): {m:?} has no such purchase"
+                );
+            }
+        }
+    }
+    for c in shop.customer_keys().iter().chain([&"unknown".to_string()]) {
+        for at in [None, Some(Timestamp(last + 10 * DAY)), Some(Timestamp(last - 3 * DAY))] {
+            let all = model.customer_affinity(c, at, 1000);
+            check_scored(&format!("customer_affinity({c}, {at:?})"), &all, &hidden, None);
+            for limit in 0..3 {
+                assert_eq!(model.customer_affinity(c, at, limit), all[..limit.min(all.len())]);
+            }
+            // Only products the customer bought.
+            for s in &all {
+                assert!(shop
+                    .orders
+                    .iter()
+                    .any(|o| o.buyer_key().as_deref() == Some(&**c) && o.lines.iter().any(|l| *l.product_id == *s.id)));
+            }
+        }
+    }
+    for r in RANKINGS {
+        check_scored(&format!("ranking({r:?})"), &model.ranking(r, 1000), &hidden, None);
+    }
+}
+
+/// Pair and window counts computed the obvious way, by product id.
+#[derive(Debug, Default, PartialEq)]
+struct Counts {
+    product_orders: BTreeMap<String, u32>,
+    together: BTreeMap<(String, String), u32>,
+    window_orders: BTreeMap<String, u32>,
+    next: BTreeMap<(String, String), u32>,
+}
+
+fn naive_counts(shop: &Shop, settings: &Settings) -> Counts {
+    let window = (settings.next_window_days * DAY as f64) as i64;
+    let baskets: Vec<(Option<String>, i64, BTreeSet<String>)> = shop
+        .orders
+        .iter()
+        .map(|o| (o.buyer_key(), o.time.secs(), o.lines.iter().map(|l| l.product_id.clone()).collect()))
+        .filter(|(_, _, b): &(_, _, BTreeSet<String>)| !b.is_empty())
+        .collect();
+    let mut c = Counts::default();
+    for (k, (buyer, t, basket)) in baskets.iter().enumerate() {
+        for i in basket {
+            *c.product_orders.entry(i.clone()).or_default() += 1;
+            for j in basket.iter().filter(|j| *j != i) {
+                *c.together.entry((i.clone(), j.clone())).or_default() += 1;
+            }
+        }
+        if buyer.is_none() {
+            continue;
+        }
+        let later: BTreeSet<&String> = baskets[k + 1..]
+            .iter()
+            .filter(|(b, tb, _)| b == buyer && *tb > *t && *tb <= t + window)
+            .flat_map(|(_, _, b)| b)
+            .collect();
+        for j in later {
+            *c.window_orders.entry(j.clone()).or_default() += 1;
+            for i in basket.iter().filter(|i| *i != j) {
+                *c.next.entry((i.clone(), j.clone())).or_default() += 1;
+            }
+        }
+    }
+    c
+}
+
+fn model_counts(model: &ClerkCore) -> Counts {
+    let inner = model.read();
+    let s = &inner.state;
+    let id = |p: usize| s.products.ids()[p].to_string();
+    let per_product = |v: &[u32]| v.iter().enumerate().filter(|(_, n)| **n > 0).map(|(p, n)| (id(p), *n)).collect();
+    let pairs = |rows: &[Vec<(u32, u32)>]| {
+        rows.iter()
+            .enumerate()
+            .flat_map(|(i, row)| row.iter().map(move |&(j, n)| ((i, j as usize), n)))
+            .map(|((i, j), n)| ((id(i), id(j)), n))
+            .collect()
+    };
+    Counts {
+        product_orders: per_product(&s.product_orders),
+        together: pairs(&s.together.rows),
+        window_orders: per_product(&s.window_orders),
+        next: pairs(&s.next.rows),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// The counts every relation is computed from equal a naive count of the same orders.
+    #[test]
+    fn pair_counts_match_a_naive_count(shop in shop_strategy(MANY, false), settings in settings_strategy()) {
+        let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
+        prop_assert_eq!(model_counts(&model), naive_counts(&shop, &settings));
+    }
+
+    /// The same for any shop, with fewer orders than products too.
+    #[test]
+    #[ignore = "bug: pair_counts iterates over orders instead of products (clerk/counts.rs), see the report"]
+    fn pair_counts_match_a_naive_count_with_few_orders(shop in shop_strategy(0..12, true), settings in settings_strategy()) {
+        if skip_known_bug("pair_counts_match_a_naive_count_with_few_orders") {
+            return Ok(());
+        }
+        let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
+        prop_assert_eq!(model_counts(&model), naive_counts(&shop, &settings));
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn lookups_keep_the_contract(shop in shop_strategy(0..40, true), settings in settings_strategy()) {
+        let model = ClerkCore::new(settings).analysed(&shop.data());
+        check_contract(&model, &shop);
+    }
+
+    #[test]
+    fn analysis_is_deterministic_for_any_thread_count(shop in shop_strategy(0..40, true), settings in settings_strategy()) {
+        let data = shop.data();
+        let one = ClerkCore::new(Settings { threads: Some(1), ..settings.clone() }).analysed(&data);
+        let four = ClerkCore::new(Settings { threads: Some(4), ..settings.clone() }).analysed(&data);
+        let again = ClerkCore::new(Settings { threads: Some(4), ..settings }).analysed(&data);
+        prop_assert_eq!(state_bytes(&one), state_bytes(&four));
+        prop_assert_eq!(four.save().unwrap(), again.save().unwrap());
+        let ids = shop.product_ids();
+        let keys = shop.customer_keys();
+        prop_assert_eq!(answers(&one, &ids, &keys, None), answers(&four, &ids, &keys, None));
+    }
+
+    /// `ranking(r, limit)` is the first `limit` of the full ranking, ties by id as the contract says (the catalog
+    /// is reversed so that interning order is not id order).
+    #[test]
+    fn ranking_limit_is_a_prefix(mut shop in shop_strategy(0..30, false)) {
+        shop.products.reverse();
+        let model = ClerkCore::new(Settings::default()).analysed(&shop.data());
+        for r in RANKINGS {
+            let all = model.ranking(r, 1000);
+            for limit in 0..all.len() {
+                prop_assert_eq!(&model.ranking(r, limit)[..], &all[..limit], "{:?} limit {}", r, limit);
+            }
+        }
+    }
+
+    /// Related lists do not depend on the order products were interned in (catalog order): ties at the `top_k`
+    /// cut are broken by id, as `relations::rank` documents.
+    #[test]
+    #[ignore = "bug: relations::top selects the top_k by score only, ties at the cut by index (clerk/relations.rs), see the report"]
+    fn related_lists_do_not_depend_on_catalog_order(shop in shop_strategy(MANY, false), settings in settings_strategy()) {
+        if skip_known_bug("related_lists_do_not_depend_on_catalog_order") {
+            return Ok(());
+        }
+        let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
+        let mut reversed = shop.clone();
+        reversed.products.reverse();
+        let other = ClerkCore::new(settings).analysed(&reversed.data());
+        for p in shop.product_ids() {
+            for r in RELATIONS {
+                let a: Vec<Arc<str>> = model.related(&p, r, 1000).into_iter().map(|s| s.id).collect();
+                let b: Vec<Arc<str>> = other.related(&p, r, 1000).into_iter().map(|s| s.id).collect();
+                prop_assert_eq!(a, b, "related({}, {:?})", p, r);
+            }
+        }
+    }
+}
+
+/// On the synthetic shop (300 products, more than one block of the parallel pair counts): one thread and four
+/// give the same state, bit for bit.
+#[test]
+fn shop_analysis_is_identical_for_one_and_four_threads() {
+    let data = dataset(&shop().products, &shop().orders);
+    let one = ClerkCore::new(Settings { threads: Some(1), ..Settings::default() }).analysed(&data);
+    let four = ClerkCore::new(Settings { threads: Some(4), ..Settings::default() }).analysed(&data);
+    assert!(one.read().state == four.read().state);
+    assert_eq!(state_bytes(&one), state_bytes(&four));
+    assert_eq!(state_bytes(&four), state_bytes(shop_model()), "default threads give the same state");
+    assert!(one.stats().relations > 1000, "the shop is related: {:?}", one.stats());
+}
