@@ -27,11 +27,12 @@ impl PairCounts {
     }
 }
 
-/// Counts, for every product `i` (rows of `left_t`, a product x event matrix in CSR) and every product `j`, the
+/// Counts, for every product `i` (outer dimension of `left_t`, the event x product matrix in CSC) and every product `j`, the
 /// events holding `i` on the left whose right side (`right`, event x product in CSR) holds `j`: the sparse
 /// product `left_t * right` without the diagonal.
 pub(crate) fn pair_counts(left_t: &CsMat<u8>, right: &CsMat<u8>, threads: usize) -> PairCounts {
-    let n = left_t.rows();
+    // One row per product: the outer dimension of the product-major (CSC) incidence matrix.
+    let n = left_t.outer_dims();
     let width = right.cols();
     let threads = threads.clamp(1, 64).min(n.max(1));
     // Rows are handed out in interleaved blocks so that the heavy (popular) rows spread over the threads.

@@ -1,9 +1,13 @@
 //! Folding new orders into an analysed state, updating only the products they touch.
 //!
 //! Counts (orders per product, pairs bought together and next, histories) come out exactly as a full analysis
-//! of the same orders would give them. Related lists are recomputed for the touched products only; the lists
-//! of untouched products keep scores computed with the older order total, which moves them by at most the
-//! relative change of that total (see the fold-in property test).
+//! of the same orders would give them, and decayed weights within float rounding once the reference time has
+//! moved to the newest order. Bought-together and bought-next lists are recomputed for the touched products:
+//! their scores (`count / orders with the product`) equal a full analysis'; the lists of untouched products keep
+//! their members, although the significance test of a full analysis, which reads the new order total, could
+//! admit or drop a borderline partner. Alternatives of untouched products, the trending window and the
+//! population's repurchase cycles are refreshed by the next full analysis only; the analysis policy runs one
+//! when enough has changed.
 
 use std::collections::BTreeSet;
 
@@ -18,6 +22,12 @@ use crate::model::FoldInStats;
 pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) -> FoldInStats {
     let mut stats = FoldInStats::default();
     let mut touched_rows: BTreeSet<u32> = BTreeSet::new();
+    if inner.state.orders == 0 {
+        // A fresh model has no reference time yet: start it at the first order, so decays stay finite.
+        if let Some(first) = orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).min() {
+            inner.state.reference = first;
+        }
+    }
     for order in orders {
         let s = &mut inner.state;
         let mut products: Vec<u32> = order.lines.iter().map(|l| s.products.intern(&l.product_id)).collect();
@@ -96,6 +106,7 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         }
         stats.orders += 1;
     }
+    move_reference(inner, settings, orders);
     let s = &mut inner.state;
     if !touched_rows.is_empty() {
         let groups = Groups::new(s);
@@ -166,10 +177,37 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
                         }
                     }
                 }
-                inner.buyers_of[p as usize].push((c as u32, k as u32));
+                let buyers = &mut inner.buyers_of[p as usize];
+                let at = buyers.partition_point(|e| e.0 < c as u32);
+                buyers.insert(at, (c as u32, k as u32));
             }
         }
     }
+}
+
+/// Moves the reference time ("now" of the decays) to the newest order folded in, rescaling every decayed
+/// weight, so a folded-in model ages like a freshly analysed one.
+fn move_reference(inner: &mut Inner, settings: &Settings, orders: &[Order]) {
+    let s = &mut inner.state;
+    let Some(newest) = orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).max() else { return };
+    if newest <= s.reference {
+        return;
+    }
+    let age = newest - s.reference;
+    let short = decay(age, settings.half_life_days);
+    let long = decay(age, settings.long_half_life_days);
+    let popular = decay(age, settings.popularity_half_life_days);
+    for h in s.history.iter_mut().flatten() {
+        h.decayed *= short;
+        h.decayed_long *= long;
+    }
+    for a in &mut s.activity {
+        *a *= short;
+    }
+    for p in &mut s.popularity {
+        *p *= popular;
+    }
+    s.reference = newest;
 }
 
 /// Extends every per-product vector to the current number of interned products.
@@ -192,6 +230,8 @@ fn grow(inner: &mut Inner) {
     for r in &mut s.related {
         r.resize(n, Vec::new());
     }
+    s.together.rows.resize(n, Vec::new());
+    s.next.rows.resize(n, Vec::new());
     inner.incoming.resize(n, Vec::new());
     inner.buyers_of.resize(n, Vec::new());
 }

@@ -83,10 +83,12 @@ impl Inner {
     }
 }
 
+/// Adds `(i, score)` to a list sorted by `i`, keeping the best score when `i` is there already (the order a
+/// full rebuild gives, so sums over the list come out the same after a fold-in).
 fn push_max(list: &mut Vec<(u32, f32)>, i: u32, score: f32) {
-    match list.iter_mut().find(|(k, _)| *k == i) {
-        Some(entry) => entry.1 = entry.1.max(score),
-        None => list.push((i, score)),
+    match list.binary_search_by_key(&i, |e| e.0) {
+        Ok(at) => list[at].1 = list[at].1.max(score),
+        Err(at) => list.insert(at, (i, score)),
     }
 }
 
@@ -253,12 +255,7 @@ impl IntentModel for ClerkCore {
             }
         };
         v.retain(|&(p, score)| s.indexable[p as usize] && score > 0.0 && score.is_finite());
-        if v.len() > limit {
-            v.select_nth_unstable_by(limit, |a, b| b.1.total_cmp(&a.1));
-        }
-        relations::rank(s, &mut v);
-        v.truncate(limit);
-        scored(s, v)
+        scored(s, relations::top(s, v, limit))
     }
 
     fn stats(&self) -> ModelStats {
@@ -282,6 +279,7 @@ impl IntentModel for ClerkCore {
 
     fn load(&self, bytes: &[u8]) -> Result<Arc<dyn IntentModel>, ModelError> {
         let saved: Saved = postcard::from_bytes(bytes).map_err(|e| ModelError::Corrupt(e.to_string()))?;
+        saved.state.validate().map_err(ModelError::Corrupt)?;
         Ok(Arc::new(ClerkCore { settings: saved.settings, inner: RwLock::new(Inner::new(saved.state)) }))
     }
 }

@@ -13,22 +13,28 @@ pub(crate) const NEXT: usize = 1;
 pub(crate) const ALTERNATIVE: usize = 2;
 
 /// Best first, ties by the smaller external id (deterministic whatever the interning order).
-pub(crate) fn rank(s: &State, v: &mut [(u32, f32)]) {
+fn by_rank<'a>(s: &'a State) -> impl Fn(&(u32, f32), &(u32, f32)) -> Ordering + 'a {
     let ids = s.products.ids();
-    v.sort_unstable_by(|a, b| match b.1.total_cmp(&a.1) {
+    move |a, b| match b.1.total_cmp(&a.1) {
         Ordering::Equal => ids[a.0 as usize].cmp(&ids[b.0 as usize]),
         o => o,
-    });
+    }
 }
 
-fn top(s: &State, mut v: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
+/// Sorts best first, ties by the smaller external id.
+pub(crate) fn rank(s: &State, v: &mut [(u32, f32)]) {
+    v.sort_unstable_by(by_rank(s));
+}
+
+/// The best `k` of `v`, ranked.
+pub(crate) fn top(s: &State, mut v: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)> {
     if v.len() > k {
-        // Partial selection first: rows of best sellers hold tens of thousands of partners.
-        v.select_nth_unstable_by(k, |a, b| b.1.total_cmp(&a.1));
-        v.truncate(k + 1);
+        // Partial selection first (rows of best sellers hold tens of thousands of partners), with the same
+        // order as the final sort so that ties at the cut are decided by id too.
+        v.select_nth_unstable_by(k, by_rank(s));
+        v.truncate(k);
     }
     rank(s, &mut v);
-    v.truncate(k);
     v
 }
 

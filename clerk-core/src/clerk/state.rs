@@ -72,3 +72,64 @@ impl State {
         self.products.len()
     }
 }
+
+impl State {
+    /// Checks that every index points inside its table, so a corrupted saved analysis is refused instead of
+    /// panicking later.
+    pub(crate) fn validate(&self) -> Result<(), String> {
+        let n = self.n_products();
+        let c = self.customers.len();
+        let per_product: [(&str, usize); 16] = [
+            ("indexable", self.indexable.len()),
+            ("product_orders", self.product_orders.len()),
+            ("window_orders", self.window_orders.len()),
+            ("together", self.together.rows.len()),
+            ("next", self.next.rows.len()),
+            ("related together", self.related[0].len()),
+            ("related next", self.related[1].len()),
+            ("alternatives", self.related[2].len()),
+            ("repeat_buyers", self.repeat_buyers.len()),
+            ("buyers", self.buyers.len()),
+            ("cycle_days", self.cycle_days.len()),
+            ("popularity", self.popularity.len()),
+            ("recent", self.recent.len()),
+            ("baseline", self.baseline.len()),
+            ("created", self.created.len()),
+            ("need", self.need.len()),
+        ];
+        for (name, len) in
+            per_product.into_iter().chain([("category", self.category.len()), ("brand", self.brand.len())])
+        {
+            if len != n {
+                return Err(format!("{name} has {len} entries for {n} products"));
+            }
+        }
+        for (name, len) in [
+            ("history", self.history.len()),
+            ("customer_orders", self.customer_orders.len()),
+            ("activity", self.activity.len()),
+        ] {
+            if len != c {
+                return Err(format!("{name} has {len} entries for {c} customers"));
+            }
+        }
+        let product = |p: u32| (p as usize) < n;
+        let rows_ok = |rows: &[Vec<(u32, u32)>]| rows.iter().flatten().all(|&(j, _)| product(j));
+        if !rows_ok(&self.together.rows) || !rows_ok(&self.next.rows) {
+            return Err("pair counts name an unknown product".into());
+        }
+        if !self.related.iter().flatten().flatten().all(|&(j, s)| product(j) && s.is_finite()) {
+            return Err("related lists name an unknown product".into());
+        }
+        if !self.history.iter().flatten().all(|h| product(h.product))
+            || !self.customer_orders.iter().flatten().flat_map(|(_, ps)| ps).all(|&p| product(p))
+        {
+            return Err("histories name an unknown product".into());
+        }
+        let key = |k: u32| k == NONE || (k as usize) < self.keys.len();
+        if !self.need.iter().chain(&self.category).chain(&self.brand).all(|&k| key(k)) {
+            return Err("catalog keys out of range".into());
+        }
+        Ok(())
+    }
+}

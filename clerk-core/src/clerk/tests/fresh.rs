@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::model::ModelStats;
+use crate::model::Scored;
 
 fn assert_empty(model: &dyn IntentModel, ids: &[&str]) {
     for id in ids {
@@ -74,11 +75,7 @@ fn unknown_ids_and_zero_limits_give_empty_lists() {
 
 /// Folding orders into a fresh model gives what an analysis of the same orders gives.
 #[test]
-#[ignore = "bug: fold_in into a fresh model decays from reference 0 (clerk/fold_in.rs), see the report"]
 fn fold_in_into_a_fresh_model_answers_like_an_analysis() {
-    if skip_known_bug("fold_in_into_a_fresh_model_answers_like_an_analysis") {
-        return;
-    }
     let orders = &shop().orders[..500];
     let model = ClerkCore::default();
     let stats = model.fold_in(orders).unwrap();
@@ -86,6 +83,13 @@ fn fold_in_into_a_fresh_model_answers_like_an_analysis() {
     let full = ClerkCore::default().analysed(&dataset(&[], orders));
     assert_eq!(model.stats(), full.stats());
     let c = orders.iter().rev().find_map(|o| o.customer_id.clone()).unwrap();
-    assert_eq!(model.customer_affinity(&c, None, 10), full.customer_affinity(&c, None, 10));
-    assert_eq!(model.ranking(Ranking::Popular, 10), full.ranking(Ranking::Popular, 10));
+    // Decayed weights are rescaled as the reference time moves: equal within float rounding.
+    let close = |a: Vec<Scored>, b: Vec<Scored>| {
+        assert_eq!(a.iter().map(|s| &s.id).collect::<Vec<_>>(), b.iter().map(|s| &s.id).collect::<Vec<_>>());
+        for (x, y) in a.iter().zip(&b) {
+            assert!((x.score - y.score).abs() <= 1e-5 * y.score.abs().max(1.0), "{x:?} vs {y:?}");
+        }
+    };
+    close(model.customer_affinity(&c, None, 10), full.customer_affinity(&c, None, 10));
+    close(model.ranking(Ranking::Popular, 10), full.ranking(Ranking::Popular, 10));
 }

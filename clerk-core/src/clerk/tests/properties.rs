@@ -144,11 +144,7 @@ proptest! {
 
     /// The same for any shop, with fewer orders than products too.
     #[test]
-    #[ignore = "bug: pair_counts iterates over orders instead of products (clerk/counts.rs), see the report"]
     fn pair_counts_match_a_naive_count_with_few_orders(shop in shop_strategy(0..12, true), settings in settings_strategy()) {
-        if skip_known_bug("pair_counts_match_a_naive_count_with_few_orders") {
-            return Ok(());
-        }
         let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
         prop_assert_eq!(model_counts(&model), naive_counts(&shop, &settings));
     }
@@ -193,11 +189,7 @@ proptest! {
     /// Related lists do not depend on the order products were interned in (catalog order): ties at the `top_k`
     /// cut are broken by id, as `relations::rank` documents.
     #[test]
-    #[ignore = "bug: relations::top selects the top_k by score only, ties at the cut by index (clerk/relations.rs), see the report"]
     fn related_lists_do_not_depend_on_catalog_order(shop in shop_strategy(MANY, false), settings in settings_strategy()) {
-        if skip_known_bug("related_lists_do_not_depend_on_catalog_order") {
-            return Ok(());
-        }
         let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
         let mut reversed = shop.clone();
         reversed.products.reverse();
