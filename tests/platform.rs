@@ -295,3 +295,33 @@ fn importers_need_distinct_names() {
     let built = block_on(Clerk::builder().importer(importer()).importer(importer()).build());
     assert!(matches!(built, Err(ClerkError::Config(_))));
 }
+
+/// The handle and its futures can move between threads: any executor can run them.
+#[test]
+fn the_handle_and_its_futures_are_send() {
+    fn send<T: Send>(_: &T) {}
+    fn send_sync<T: Send + Sync + Clone>() {}
+    send_sync::<Clerk>();
+    block_on(async {
+        let clerk = Clerk::in_memory().await.unwrap();
+        let (run, analyse) = (clerk.run_due(now()), clerk.analyse_now());
+        let apply = clerk.apply(RealtimeUpdate::Removed { kind: RecordKind::Order, id: "x".into() });
+        let query = clerk.query(Request::new(Query::Popular { category: None }));
+        let (health, json, build) = (clerk.health(now()), clerk.handle_json("{}"), Clerk::builder().build());
+        send(&run);
+        send(&analyse);
+        send(&apply);
+        send(&query);
+        send(&health);
+        send(&json);
+        send(&build);
+        // An empty store: nothing to analyse, and every query answers (with nothing) instead of failing.
+        assert_eq!(run.await.unwrap().decision.why, Why::NoData);
+        assert!(query.await.unwrap().items.is_empty());
+        assert!(analyse.await.is_ok());
+        assert!(apply.await.is_ok());
+        assert!(health.await.is_ok());
+        assert!(json.await.contains("error"));
+        assert!(build.await.is_ok());
+    });
+}
