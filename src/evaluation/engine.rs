@@ -53,7 +53,8 @@ impl Recommender for EngineRecommender {
     }
 
     fn audience(&mut self, product: &str, customers: &[String]) -> Vec<f64> {
-        let query = Query::Audience { product: product.to_owned(), segment: Segment::Interested, window: Window::default() };
+        let query =
+            Query::Audience { product: product.to_owned(), segment: Segment::Interested, window: Window::default() };
         let request = Request::new(query).limit(customers.len()).at(self.at);
         let scores: HashMap<String, f64> = match self.engine.query_now(&request) {
             Ok(r) => r.customers.into_iter().map(|c| (c.id.to_string(), f64::from(c.score))).collect(),
