@@ -1,8 +1,10 @@
-//! How records are kept in blobs: MessagePack with field names.
+//! How records are kept in blobs: MessagePack.
 //!
-//! MessagePack is self-describing (attribute values are untagged enums, which need that), keeps every `f64`
-//! exactly, and with field names a record written before a field was added still reads (the domain types
-//! default missing fields).
+//! MessagePack is self-describing (attribute values are untagged enums, which need that) and keeps every `f64`
+//! exactly. Catalog records are written with field names, so a record written before a field was added still
+//! reads (the domain types default missing fields). Orders, the bulk of a store, are written as arrays without
+//! names ([`encode_compact`]): a field appended to `Order` or `OrderLine` with a default still reads from old
+//! blobs; any other change of their layout needs a schema migration.
 
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -12,7 +14,12 @@ pub(crate) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, String> {
     rmp_serde::to_vec_named(record).map_err(|e| e.to_string())
 }
 
-/// The record in a blob written by [`encode`].
+/// The record as a blob of arrays (no field names).
+pub(crate) fn encode_compact<T: Serialize>(record: &T) -> Result<Vec<u8>, String> {
+    rmp_serde::to_vec(record).map_err(|e| e.to_string())
+}
+
+/// The record in a blob written by [`encode`] or [`encode_compact`].
 pub(crate) fn decode<T: DeserializeOwned>(data: &[u8]) -> Result<T, String> {
     rmp_serde::from_slice(data).map_err(|e| e.to_string())
 }
@@ -34,6 +41,7 @@ mod tests {
         o.email = Some("x@y".into());
         o.lines = vec![OrderLine { product_id: "p".into(), quantity: 1.0 / 3.0, unit_price: Some(2.5) }];
         assert_eq!(decode::<Order>(&encode(&o).unwrap()).unwrap(), o);
+        assert_eq!(decode::<Order>(&encode_compact(&o).unwrap()).unwrap(), o);
     }
 
     #[test]

@@ -442,32 +442,35 @@ impl DataStore for SqliteStore {
         }
         let encoded = orders
             .iter()
-            .map(|o| codec::encode(o).map_err(|m| codec_error("order", &o.id, m)))
+            .map(|o| codec::encode_compact(o).map_err(|m| codec_error("order", &o.id, m)))
             .collect::<StoreResult<Vec<_>>>()?;
         self.write(|tx| {
             let first = log_range(tx, LOG_ORDER_WRITTEN, sat_usize(orders.len()))?;
             let mut summary = WriteSummary::default();
             let mut lines_delta: i64 = 0;
             {
+                // Most orders are new: one INSERT that does nothing on a taken id; only then the old order is
+                // removed (for its line count) and the new one inserted at its new position.
+                let mut insert = tx
+                    .prepare_cached(
+                        "INSERT INTO orders (seq, id, time, lines, data) VALUES (?1, ?2, ?3, ?4, ?5) \
+                         ON CONFLICT (id) DO NOTHING",
+                    )
+                    .map_err(backend)?;
                 let mut remove =
                     tx.prepare_cached("DELETE FROM orders WHERE id = ?1 RETURNING lines").map_err(backend)?;
-                let mut insert = tx
-                    .prepare_cached("INSERT INTO orders (seq, id, time, lines, data) VALUES (?1, ?2, ?3, ?4, ?5)")
-                    .map_err(backend)?;
                 for (i, (order, data)) in orders.iter().zip(&encoded).enumerate() {
-                    let old: Option<i64> = remove.query_row([&order.id], |r| r.get(0)).optional().map_err(backend)?;
-                    match old {
-                        Some(lines) => {
-                            summary.replaced += 1;
-                            lines_delta -= lines;
-                        }
-                        None => summary.inserted += 1,
-                    }
                     let lines = sat_usize(order.lines.len());
+                    let row = params![first + sat_usize(i), order.id, order.time.secs(), lines, data];
                     lines_delta += lines;
-                    insert
-                        .execute(params![first + sat_usize(i), order.id, order.time.secs(), lines, data])
-                        .map_err(backend)?;
+                    if insert.execute(row).map_err(backend)? == 1 {
+                        summary.inserted += 1;
+                        continue;
+                    }
+                    let old: i64 = remove.query_row([&order.id], |r| r.get(0)).map_err(backend)?;
+                    lines_delta -= old;
+                    summary.replaced += 1;
+                    insert.execute(row).map_err(backend)?;
                 }
             }
             tx.execute(
