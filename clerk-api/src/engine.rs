@@ -265,13 +265,14 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
         Query::Alternatives { products } | Query::Complementary { products } | Query::MostSoldWith { products } => {
             let seeds = dedup(products, blend.max_seeds);
             let mut scores = Scores::new();
+            let mut basket_seeds: Vec<Scored> = Vec::new();
             for &p in &seeds {
                 run.excluded.insert(p);
                 match &req.query {
                     Query::Alternatives { .. } => {
                         scores.add_raw(&snap.related(p, Relation::Alternative), blend.alternative, Reason::Alternative)
                     }
-                    Query::Complementary { .. } => complementary(snap, &mut scores, p, 1.0),
+                    Query::Complementary { .. } => basket_seeds.push(Scored { id: Arc::from(p), score: 1.0 }),
                     _ => scores.add_raw(&snap.related(p, Relation::BoughtTogether), 1.0, Reason::BoughtTogether),
                 }
                 if !req.allow_fallback && !product_known(snap, p) {
@@ -281,8 +282,9 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             let customer = ctx.customer.as_deref().map(|c| resolve(snap, c));
             if let Query::Complementary { .. } = req.query {
                 for b in dedup(&ctx.basket, blend.max_context_items) {
-                    complementary(snap, &mut scores, b, blend.basket);
+                    basket_seeds.push(Scored { id: Arc::from(b), score: blend.basket });
                 }
+                complementary(snap, &mut scores, &basket_seeds, blend.together, blend.next);
                 if let Some(c) = &customer {
                     scores.add(&affinity(snap, c, req.at), blend.customer_affinity, Reason::History);
                 }
@@ -322,14 +324,15 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     } else {
                         scores.add(&aff, blend.picks_history, Reason::History);
                     }
-                    for s in &seeds {
-                        history_complementary(snap, &mut scores, &s.id, blend.picks_complementary * s.score);
-                    }
+                    let (t, n) = (blend.history_together, blend.history_next);
+                    let share = blend.picks_complementary / (t + n).max(f32::MIN_POSITIVE);
+                    complementary_with(snap, &mut scores, &seeds, share * t, share * n, true);
                 }
                 Query::CustomerComplementary { .. } => {
-                    for s in &seeds {
-                        history_complementary(snap, &mut scores, &s.id, s.score);
-                    }
+                    complementary(snap, &mut scores, &seeds, blend.history_together, blend.history_next);
+                    // What everyone buys is a fair guess of what a customer will try next.
+                    let popular = snap.ranking(Ranking::Popular);
+                    scores.add(&popular[..popular.len().min(blend.depth)], blend.discovery_popular, Reason::Popular);
                 }
                 _ => {
                     for s in &seeds {
@@ -412,19 +415,39 @@ fn dedup(ids: &[String], max: usize) -> Vec<&str> {
     ids.iter().map(String::as_str).filter(|id| seen.insert(*id)).take(max).collect()
 }
 
-/// Adds `BoughtTogether` and `BoughtNext` of `seed`, times `weight`.
-fn complementary(snap: &Snapshot, scores: &mut Scores, seed: &str, weight: f32) {
-    let b = &snap.blend;
-    scores.add_raw(&snap.related(seed, Relation::BoughtTogether), weight * b.together, Reason::BoughtTogether);
-    scores.add_raw(&snap.related(seed, Relation::BoughtNext), weight * b.next, Reason::BoughtNext);
+/// Adds the `BoughtTogether` and `BoughtNext` products of a weighted set of seeds (a basket, a history), with
+/// one set look-up per relation.
+fn complementary(snap: &Snapshot, scores: &mut Scores, seeds: &[Scored], together: f32, next: f32) {
+    complementary_with(snap, scores, seeds, together, next, false);
 }
 
-/// Adds `BoughtTogether` and `BoughtNext` of a product from the customer's history, times `weight`: the
-/// history weights differ from a basket's, since a past purchase says more about later orders than this one.
-fn history_complementary(snap: &Snapshot, scores: &mut Scores, seed: &str, weight: f32) {
+/// [`complementary`], with each relation's list scaled so its best item counts `weight` when `normalise` (for
+/// mixing with signals of another scale, such as a customer's own affinity).
+fn complementary_with(
+    snap: &Snapshot,
+    scores: &mut Scores,
+    seeds: &[Scored],
+    together: f32,
+    next: f32,
+    normalise: bool,
+) {
+    if seeds.is_empty() {
+        return;
+    }
     let b = &snap.blend;
-    scores.add_raw(&snap.related(seed, Relation::BoughtTogether), weight * b.history_together, Reason::BoughtTogether);
-    scores.add_raw(&snap.related(seed, Relation::BoughtNext), weight * b.history_next, Reason::BoughtNext);
+    let per_seed = if seeds.len() > 1 { b.seed_depth } else { b.depth };
+    for (relation, weight, reason) in
+        [(Relation::BoughtTogether, together, Reason::BoughtTogether), (Relation::BoughtNext, next, Reason::BoughtNext)]
+    {
+        if weight > 0.0 {
+            let list = snap.model.related_to_set(seeds, relation, per_seed, b.depth);
+            if normalise {
+                scores.add(&list, weight, reason);
+            } else {
+                scores.add_raw(&list, weight, reason);
+            }
+        }
+    }
 }
 
 /// Adds the viewed, clicked and basket signals of a context, times `weight`.
@@ -438,9 +461,11 @@ fn context_signal(snap: &Snapshot, scores: &mut Scores, ctx: &Context, weight: f
             scores.add_raw(&snap.related(id, Relation::BoughtTogether), w * b.viewed_together, Reason::BoughtTogether);
         }
     }
-    for id in dedup(&ctx.basket, b.max_context_items) {
-        complementary(snap, scores, id, weight * b.basket);
-    }
+    let basket: Vec<Scored> = dedup(&ctx.basket, b.max_context_items)
+        .into_iter()
+        .map(|id| Scored { id: Arc::from(id), score: weight * b.basket })
+        .collect();
+    complementary(snap, scores, &basket, b.together, b.next);
 }
 
 /// The most recent `max` distinct ids, most recent first.

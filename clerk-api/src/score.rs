@@ -22,6 +22,12 @@ pub struct Blend {
     /// How many items to ask the model for per signal (each `related`/`customer_affinity` call). Bounds the
     /// primary answer of blended queries; fallbacks pad beyond it. Default 100.
     pub depth: usize,
+    /// How many related items to ask the model for per seed when a set of seeds (a basket, a history) is
+    /// looked up at once. Default 50.
+    pub seed_depth: usize,
+    /// Weight of the best sellers (normalised) in discovery answers, against the complements of the history.
+    /// Default 1.0: what everyone buys is a fair guess of what a customer tries next.
+    pub discovery_popular: f32,
     /// Weight of `BoughtTogether` in complementary answers. Default 1.0.
     pub together: f32,
     /// Weight of `BoughtNext` in complementary answers. Default 0.3.
@@ -39,15 +45,16 @@ pub struct Blend {
     pub customer_boost: f32,
     /// Weight of `customer_affinity` (repeat and due purchases) in customer picks. Default 1.0.
     pub picks_history: f32,
-    /// Weight of the complementary-to-history part in customer picks. Default 0.1: in a grocery the customer's
-    /// own repeat purchases dominate, and complements fill the list when the history is short.
+    /// Weight of the complementary-to-history part in customer picks, its best item against the best repeat
+    /// item (both scaled to 1). Default 0.1: in a grocery the customer's own repeat purchases dominate, and
+    /// complements fill the list when the history is short.
     pub picks_complementary: f32,
     /// Weight of `BoughtTogether` when the customer's history seeds complementary answers (picks, discovery).
     /// Default 0.3: a past basket's partners say less about later orders than the products bought next.
     pub history_together: f32,
     /// Weight of `BoughtNext` when the customer's history seeds complementary answers. Default 1.0.
     pub history_next: f32,
-    /// How many of the customer's top history items seed complementary/alternative signals. Default 50.
+    /// How many of the customer's top history items seed complementary/alternative signals. Default 200.
     pub history_seeds: usize,
     /// Weight of a viewed product's signals in visitor context. Default 1.0.
     pub viewed: f32,
@@ -75,6 +82,8 @@ impl Default for Blend {
     fn default() -> Self {
         Blend {
             depth: 100,
+            seed_depth: 50,
+            discovery_popular: 1.0,
             together: 1.0,
             next: 0.3,
             alternative: 1.0,
@@ -85,7 +94,7 @@ impl Default for Blend {
             picks_complementary: 0.1,
             history_together: 0.3,
             history_next: 1.0,
-            history_seeds: 50,
+            history_seeds: 200,
             viewed: 1.0,
             clicks: 0.5,
             viewed_alternative: 1.0,

@@ -127,6 +127,19 @@ impl ClerkCore {
     }
 }
 
+thread_local! {
+    /// Dense sums by product index and the indices touched, reused across set look-ups on this thread.
+    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<u32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+}
+
+fn relation_index(relation: Relation) -> usize {
+    match relation {
+        Relation::BoughtTogether => TOGETHER,
+        Relation::BoughtNext => NEXT,
+        Relation::Alternative => ALTERNATIVE,
+    }
+}
+
 fn scored(s: &State, v: impl IntoIterator<Item = (u32, f32)>) -> Vec<Scored> {
     v.into_iter().map(|(p, score)| Scored { id: s.products.ids()[p as usize].clone(), score }).collect()
 }
@@ -153,13 +166,49 @@ impl IntentModel for ClerkCore {
         let inner = self.read();
         let s = &inner.state;
         let Some(p) = s.products.get(product) else { return Vec::new() };
-        let kind = match relation {
-            Relation::BoughtTogether => TOGETHER,
-            Relation::BoughtNext => NEXT,
-            Relation::Alternative => ALTERNATIVE,
-        };
+        let kind = relation_index(relation);
         let row = s.related[kind].get(p as usize).map_or(&[][..], Vec::as_slice);
         scored(s, row.iter().copied().filter(|&(j, _)| s.indexable[j as usize] && j != p).take(limit))
+    }
+
+    fn related_to_set(&self, seeds: &[Scored], relation: Relation, per_seed: usize, limit: usize) -> Vec<Scored> {
+        let inner = self.read();
+        let s = &inner.state;
+        let kind = relation_index(relation);
+        let seed_ids: Vec<(u32, f32)> = seeds
+            .iter()
+            .filter(|x| x.score.is_finite() && x.score > 0.0)
+            .filter_map(|x| s.products.get(&x.id).map(|p| (p, x.score)))
+            .collect();
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let (sums, touched) = &mut *scratch;
+            if sums.len() < s.n_products() {
+                sums.resize(s.n_products(), 0.0);
+            }
+            for &(p, w) in &seed_ids {
+                let row = s.related[kind].get(p as usize).map_or(&[][..], Vec::as_slice);
+                for &(j, score) in row.iter().take(per_seed) {
+                    if sums[j as usize] == 0.0 {
+                        touched.push(j);
+                    }
+                    sums[j as usize] += w * score;
+                }
+            }
+            for &(p, _) in &seed_ids {
+                sums[p as usize] = 0.0;
+            }
+            let v: Vec<(u32, f32)> = touched
+                .iter()
+                .map(|&j| (j, sums[j as usize]))
+                .filter(|&(j, x)| x > 0.0 && x.is_finite() && s.indexable[j as usize])
+                .collect();
+            for &j in touched.iter() {
+                sums[j as usize] = 0.0;
+            }
+            touched.clear();
+            scored(s, relations::top(s, v, limit))
+        })
     }
 
     fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored> {
@@ -207,7 +256,7 @@ impl IntentModel for ClerkCore {
         for &(c, k) in &inner.buyers_of[y as usize] {
             let h = &s.history[c as usize][k as usize];
             let e = scores.entry(c).or_insert((0.0, None));
-            e.0 += affinity::score(s, settings, h, at);
+            e.0 += settings.audience_own_weight as f32 * affinity::score(s, settings, h, at);
             e.1 = Some(h.last);
         }
         let ids = s.customers.ids();

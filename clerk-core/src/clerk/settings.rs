@@ -21,6 +21,10 @@ pub struct Settings {
     /// Weight, in an audience, of leading to the product (having bought what is bought with or before it)
     /// against buying the product itself.
     pub audience_related_weight: f64,
+    /// Weight, in an audience, of buying the product itself (repeat and due-ness). Large by default: a past
+    /// buyer is the likeliest next buyer, so past buyers rank first (by affinity), then the rest by what leads
+    /// to the product.
+    pub audience_own_weight: f64,
     /// Weight, in an audience, of how much the customer shops at all (time-decayed orders): active customers
     /// buy more of everything.
     pub audience_activity_weight: f64,
@@ -56,7 +60,8 @@ impl Default for Settings {
             repeat_prior_weight: 0.0,
             due_weight: 0.0,
             audience_related_weight: 1.0,
-            audience_activity_weight: 0.2,
+            audience_own_weight: 30.0,
+            audience_activity_weight: 0.6,
             top_k: 50,
             min_llr: 6.63,
             min_pair_count: 2,

@@ -48,6 +48,30 @@ pub trait IntentModel: Send + Sync + Debug + 'static {
     /// Products related to `product` by `relation`, best first, at most `limit`.
     fn related(&self, product: &str, relation: Relation, limit: usize) -> Vec<Scored>;
 
+    /// Products related to a weighted set of products (a basket, a customer's history): the sum over the seeds
+    /// of `weight x score` of each seed's `relation` list (its best `per_seed`), without the seeds themselves,
+    /// best first, at most `limit`. The default asks [`related`](Self::related) once per seed; a model with dense
+    /// indices can do better.
+    fn related_to_set(&self, seeds: &[Scored], relation: Relation, per_seed: usize, limit: usize) -> Vec<Scored> {
+        let mut sums: std::collections::HashMap<Arc<str>, f32> = std::collections::HashMap::new();
+        for seed in seeds.iter().filter(|s| s.score.is_finite() && s.score > 0.0) {
+            for r in self.related(&seed.id, relation, per_seed) {
+                *sums.entry(r.id).or_default() += seed.score * r.score;
+            }
+        }
+        for seed in seeds {
+            sums.remove(&seed.id);
+        }
+        let mut v: Vec<Scored> = sums
+            .into_iter()
+            .filter(|(_, s)| s.is_finite() && *s > 0.0)
+            .map(|(id, score)| Scored { id, score })
+            .collect();
+        v.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        v.truncate(limit);
+        v
+    }
+
     /// The products `customer` has bought, scored by how likely they buy each again at `at` (the model's own
     /// reference time when `None`): repeat, recency and due-ness. Best first, at most `limit`.
     fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored>;
