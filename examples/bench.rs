@@ -437,8 +437,19 @@ fn main() {
     );
 
     eprintln!(
-        "\n{:<32} {:>6} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>9} {:>6} {:>7}  target",
-        "kind", "n", "p50 us", "p99 us", "p999 us", "mean us", "p50/rel", "qps 1t", "qps 2t", "2t/1t", "empty"
+        "\n{:<32} {:>6} {:>9} {:>9} {:>9} {:>9} {:>8} {:>9} {:>9} {:>6} {:>6} {:>6}  target",
+        "kind",
+        "n",
+        "p50 us",
+        "p99 us",
+        "p999 us",
+        "mean us",
+        "p50/base",
+        "qps 1t",
+        "qps 2t",
+        "2t/1t",
+        "empty",
+        "fallbk"
     );
     let mut out_kinds = serde_json::Map::new();
     let mut all_reqs: Vec<Request> = Vec::new();
@@ -454,11 +465,14 @@ fn main() {
         let reqs: Vec<Request> = (0..count).map(|_| make(&inputs, &mut rng)).collect();
         let mut errors = 0usize;
         let mut empty = 0usize;
+        let mut fallback = 0usize;
         for r in &reqs {
             match engine.query_now(r) {
                 Err(_) => errors += 1,
-                Ok(resp) if resp.items.is_empty() && resp.customers.is_empty() => empty += 1,
-                Ok(_) => {}
+                Ok(resp) => {
+                    empty += usize::from(resp.items.is_empty() && resp.customers.is_empty());
+                    fallback += usize::from(resp.fallback.is_some());
+                }
             }
         }
         let lat = Latency::of(&mut time_each(&reqs, warmup, |r| {
@@ -471,7 +485,7 @@ fn main() {
         let target = class.target_us();
         let met = lat.p99_us <= target;
         eprintln!(
-            "{:<32} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8.1} {:>9.0} {:>9.0} {:>6.2} {:>7}  p99 <= {} us: {}",
+            "{:<32} {:>6} {:>9.1} {:>9.1} {:>9.1} {:>9.1} {:>8.1} {:>9.0} {:>9.0} {:>6.2} {:>6} {:>6}  p99 <= {} us: {}",
             name,
             lat.n,
             lat.p50_us,
@@ -483,6 +497,7 @@ fn main() {
             q2,
             q2 / q1,
             empty,
+            fallback,
             target,
             if met { "met".to_owned() } else { format!("MISSED x{:.1}", lat.p99_us / target) }
         );
@@ -500,6 +515,7 @@ fn main() {
                 "scaling_2_over_1": r2(q2 / q1),
                 "errors": errors,
                 "empty_answers": empty,
+                "fallback_answers": fallback,
             }),
         );
         if class != Class::Audience {
