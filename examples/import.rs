@@ -11,12 +11,15 @@
 //! the price column holds the price of the whole line (Complete Journey's `sales_value`). The catalog uses the
 //! Complete Journey mapping (`product_id`, `brand`, `product_category`, other columns as attributes).
 
+mod common;
+
 use std::sync::Arc;
 use std::time::Instant;
 
 use clerk::core::{DataStore, MemoryStore};
-use clerk::sync::csv::{CsvCatalogImporter, CsvOrderImporter, OrderField, OrderMapping, ProductMapping};
+use clerk::sync::csv::{CsvCatalogImporter, CsvOrderImporter, OrderField, ProductMapping};
 use clerk::sync::{CoreImporter, DataHealth, SyncMode};
+use common::{column_flag, order_mapping, peak_rss_mb};
 
 struct Args {
     orders: String,
@@ -47,15 +50,13 @@ fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
+        if let Some(field) = column_flag(&flag) {
+            args.columns.push((field, value()));
+            continue;
+        }
         match flag.as_str() {
             "--orders" => args.orders = value(),
             "--catalog" => args.catalog = Some(value()),
-            "--customer-col" => args.columns.push((OrderField::CustomerId, value())),
-            "--order-col" => args.columns.push((OrderField::OrderId, value())),
-            "--product-col" => args.columns.push((OrderField::ProductId, value())),
-            "--quantity-col" => args.columns.push((OrderField::Quantity, value())),
-            "--time-col" => args.columns.push((OrderField::Time, value())),
-            "--price-col" => args.columns.push((OrderField::UnitPrice, value())),
             "--line-total" => args.line_total = true,
             "--no-health" => args.health = false,
             "--baseline" => args.baseline = true,
@@ -68,24 +69,9 @@ fn parse_args() -> Args {
     args
 }
 
-/// Peak resident memory of this process in MiB (`VmHWM`), when the platform tells.
-fn peak_rss_mb() -> Option<f64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
-}
-
 fn main() {
     let args = parse_args();
-    let mut mapping = OrderMapping::default_headers();
-    for (field, header) in &args.columns {
-        let field = if *field == OrderField::UnitPrice && args.line_total { OrderField::LineTotal } else { *field };
-        mapping = mapping.column(header, field);
-    }
-    if args.line_total && !args.columns.iter().any(|(f, _)| *f == OrderField::UnitPrice) {
-        mapping = mapping.line_total("price");
-    }
+    let mapping = order_mapping(&args.columns, args.line_total);
     // The baseline: the same file read through the same gzip + CSV reader without mapping or storing, measured in
     // the same run (the machine is noisy, the ratio is steadier than the absolute figure).
     let baseline = args.baseline.then(|| {

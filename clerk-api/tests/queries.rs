@@ -1,9 +1,20 @@
 //! Every query kind against the fixed model: exact blends, exclusions, fallbacks and errors.
+//!
+//! Scores are computed by hand with the blend pinned in `common::blend()` (not the defaults) and the semantics
+//! of e11d628: a relation list (`related`) adds its RAW scores times the weight (times the seed's weight); a
+//! customer's affinity list is normalised by its top score first (`add`) or, as a re-ranking boost of
+//! alternatives / most-sold-with, only raises items already listed. Seeds from a customer's history weigh
+//! affinity / top affinity and use `history_together` / `history_next`. An item's reason is its largest part.
+//! The fixed model (common::fixed): a Alt b 4, hidden 3, c 2; a BT x 10, y 5; a BN y 2, z 1; k BT x 1, z 1;
+//! alice affinity x 3, a 1; carol z 1; popular x 100 a 90 b 80 y 70 z 60 c 50 k 40 hidden 30 d 20.
+//! Pinned weights used below: together 1.0, next 0.3, alternative 0.9, basket 0.6, customer_affinity 0.5,
+//! customer_boost 0.25, picks_history 1.0, picks_complementary 0.1, history_together 0.2, history_next 0.7,
+//! viewed 1.0, viewed_alternative 1.0, viewed_together 0.5, recency_decay 0.8, fallback_ceiling 0.5.
 
 mod common;
 
 use clerk_api::{Context, Fallback, Query, QueryError, Reason, Request, Response, Segment, Window};
-use common::{engine, t};
+use common::{blend, engine, t};
 use futures::executor::block_on;
 
 fn run(req: Request) -> Response {
@@ -23,18 +34,27 @@ fn products(ids: &[&str]) -> Vec<String> {
 }
 
 #[test]
+fn the_fixture_pins_its_blend() {
+    let e = block_on(engine());
+    assert_eq!(e.blend(), blend());
+    assert_ne!(e.blend(), clerk_api::Blend::default(), "the pinned blend must not silently follow the defaults");
+}
+
+#[test]
 fn alternatives_skip_non_indexable_and_fall_back_to_popular() {
     let r = run(Request::new(Query::Alternatives { products: products(&["a"]) }).limit(5));
     assert_eq!(
         scored(&r),
         vec![
-            ("b".into(), 1.0, Reason::Alternative),
-            ("c".into(), 0.5, Reason::Alternative),
-            // cat1's best sellers: a (the query), b, c (listed), hidden (not indexable), then k, scaled below c.
-            ("k".into(), 0.1, Reason::Popular),
-            // Then overall best sellers, scaled below k.
-            ("x".into(), 0.05, Reason::Popular),
-            ("y".into(), 0.035, Reason::Popular),
+            // Raw Alternative scores times alternative 0.9: b 4 * 0.9 = 3.6, (hidden 2.7 skipped), c 2 * 0.9 = 1.8.
+            ("b".into(), 3.6, Reason::Alternative),
+            ("c".into(), 1.8, Reason::Alternative),
+            // cat1's best sellers: a (the query), b, c (listed), hidden (not indexable), then k, scaled below c:
+            // 40 * (1.8 * 0.5 / 100) = 0.36.
+            ("k".into(), 0.36, Reason::Popular),
+            // Then overall best sellers, scaled below k: scale 0.36 * 0.5 / 100 = 0.0018; x 100 -> 0.18, y 70 -> 0.126.
+            ("x".into(), 0.18, Reason::Popular),
+            ("y".into(), 0.126, Reason::Popular),
         ]
     );
     assert_eq!(r.fallback, Some(Fallback::Category));
@@ -46,12 +66,14 @@ fn alternatives_skip_non_indexable_and_fall_back_to_popular() {
 #[test]
 fn complementary_blends_together_and_next() {
     let r = run(Request::new(Query::Complementary { products: products(&["a"]) }).allow_fallback(false));
+    // together 1.0 * (x 10, y 5) + next 0.3 * (y 2, z 1): x 10; y 5 + 0.6 = 5.6 (together is its larger part);
+    // z 0.3.
     assert_eq!(
         scored(&r),
         vec![
-            ("y".into(), 1.2, Reason::BoughtNext),
-            ("x".into(), 1.0, Reason::BoughtTogether),
-            ("z".into(), 0.35, Reason::BoughtNext),
+            ("x".into(), 10.0, Reason::BoughtTogether),
+            ("y".into(), 5.6, Reason::BoughtTogether),
+            ("z".into(), 0.3, Reason::BoughtNext),
         ]
     );
 }
@@ -61,19 +83,25 @@ fn complementary_uses_the_whole_basket_and_never_suggests_it() {
     let req = Request::new(Query::Complementary { products: products(&["a"]) })
         .context(Context::new().basket(["k"]))
         .allow_fallback(false);
+    // a as above (x 10, y 5.6, z 0.3) plus basket k at basket 0.6 * together 1.0 * (x 1, z 1): x 10.6;
+    // z 0.3 + 0.6 = 0.9 (together 0.6 is its larger part); y 5.6. Raw scores: k's weak partners add little.
     assert_eq!(
         scored(&run(req)),
         vec![
-            ("x".into(), 2.0, Reason::BoughtTogether),
-            ("z".into(), 1.35, Reason::BoughtTogether),
-            ("y".into(), 1.2, Reason::BoughtNext),
+            ("x".into(), 10.6, Reason::BoughtTogether),
+            ("y".into(), 5.6, Reason::BoughtTogether),
+            ("z".into(), 0.9, Reason::BoughtTogether),
         ]
     );
-    // The basket alone: next purchase given the basket.
+    // The basket alone: next purchase given the basket. a at basket 0.6: x 6 (in the basket, excluded);
+    // y 0.6 * 5 + 0.6 * 0.3 * 2 = 3 + 0.36 = 3.36 (together); z 0.6 * 0.3 * 1 = 0.18 (next). x has no lists.
     let req = Request::new(Query::Complementary { products: vec![] })
         .context(Context::new().basket(["a", "x"]))
         .allow_fallback(false);
-    assert_eq!(scored(&run(req)), vec![("y".into(), 1.2, Reason::BoughtNext), ("z".into(), 0.35, Reason::BoughtNext)]);
+    assert_eq!(
+        scored(&run(req)),
+        vec![("y".into(), 3.36, Reason::BoughtTogether), ("z".into(), 0.18, Reason::BoughtNext)]
+    );
 }
 
 #[test]
@@ -81,33 +109,52 @@ fn complementary_adds_the_known_customer() {
     let req = Request::new(Query::Complementary { products: products(&["a"]) })
         .context(Context::new().customer("alice"))
         .allow_fallback(false);
-    // alice's affinity x=1.0, a=1/3 (a is the query product, excluded) at weight 0.5.
+    // alice's affinity is normalised by its top: x 3/3 = 1.0, a 1/3 (a is the query product, excluded), times
+    // customer_affinity 0.5: x 10 + 0.5 = 10.5 (together 10 is its larger part); y 5.6; z 0.3.
     assert_eq!(
         scored(&run(req)),
         vec![
-            ("x".into(), 1.5, Reason::BoughtTogether),
-            ("y".into(), 1.2, Reason::BoughtNext),
-            ("z".into(), 0.35, Reason::BoughtNext),
+            ("x".into(), 10.5, Reason::BoughtTogether),
+            ("y".into(), 5.6, Reason::BoughtTogether),
+            ("z".into(), 0.3, Reason::BoughtNext),
         ]
     );
 }
 
 #[test]
 fn most_sold_with_is_bought_together_only() {
+    // Raw BoughtTogether scores at weight 1.0 (not a blend weight): x 10, y 5.
     let r = run(Request::new(Query::MostSoldWith { products: products(&["a"]) }).allow_fallback(false));
-    assert_eq!(scored(&r), vec![("x".into(), 1.0, Reason::BoughtTogether), ("y".into(), 0.5, Reason::BoughtTogether)]);
+    assert_eq!(scored(&r), vec![("x".into(), 10.0, Reason::BoughtTogether), ("y".into(), 5.0, Reason::BoughtTogether)]);
+}
+
+#[test]
+fn a_known_customer_boosts_most_sold_with_only_for_listed_items() {
+    // alice's affinity normalised (x 1.0, a 1/3) times customer_boost 0.25 raises x to 10 + 0.25 = 10.25; a (the
+    // query) stays out, nothing new is added, and the reason stays the relation's.
+    let req = Request::new(Query::MostSoldWith { products: products(&["a"]) })
+        .context(Context::new().customer("alice"))
+        .allow_fallback(false);
+    assert_eq!(
+        scored(&run(req)),
+        vec![("x".into(), 10.25, Reason::BoughtTogether), ("y".into(), 5.0, Reason::BoughtTogether)]
+    );
 }
 
 #[test]
 fn customer_picks_allow_repeats_and_add_complements() {
     let r = run(Request::new(Query::CustomerPicks { customer: "alice".into() }).allow_fallback(false));
+    // History: affinity normalised times picks_history 1.0: x 1.0, a 1/3. Seeds x (1.0, no lists) and a (1/3)
+    // at picks_complementary 0.1, so a's lists weigh 0.1 / 3 = 1/30: together 0.2 * (x 10, y 5) / 30 = x 1/15,
+    // y 1/30; next 0.7 * (y 2, z 1) / 30 = y 7/150, z 7/300.
+    // x 1 + 1/15 = 1.0667 (history); a 0.3333; y 1/30 + 7/150 = 0.08 (next 0.0467 > together 0.0333); z 0.0233.
     assert_eq!(
         scored(&r),
         vec![
-            ("x".into(), 1.1667, Reason::History),
+            ("x".into(), 1.0667, Reason::History),
             ("a".into(), 0.3333, Reason::History),
-            ("y".into(), 0.2, Reason::BoughtNext),
-            ("z".into(), 0.0583, Reason::BoughtNext),
+            ("y".into(), 0.08, Reason::BoughtNext),
+            ("z".into(), 0.0233, Reason::BoughtNext),
         ]
     );
 }
@@ -115,13 +162,16 @@ fn customer_picks_allow_repeats_and_add_complements() {
 #[test]
 fn customer_complementary_excludes_what_they_bought() {
     let r = run(Request::new(Query::CustomerComplementary { customer: "alice".into() }).allow_fallback(false));
-    assert_eq!(scored(&r), vec![("y".into(), 0.4, Reason::BoughtNext), ("z".into(), 0.1167, Reason::BoughtNext)]);
+    // Seeds x (1.0, no lists) and a (1/3): history_together 0.2 * (x 10, y 5) / 3 = x 0.6667 (bought, excluded),
+    // y 0.3333; history_next 0.7 * (y 2, z 1) / 3 = y 0.4667, z 0.2333. y 0.3333 + 0.4667 = 0.8 (next).
+    assert_eq!(scored(&r), vec![("y".into(), 0.8, Reason::BoughtNext), ("z".into(), 0.2333, Reason::BoughtNext)]);
 }
 
 #[test]
 fn customer_alternatives_are_substitutes_of_their_history() {
     let r = run(Request::new(Query::CustomerAlternatives { customer: "alice".into() }).allow_fallback(false));
-    assert_eq!(scored(&r), vec![("b".into(), 0.3333, Reason::Alternative), ("c".into(), 0.1667, Reason::Alternative)]);
+    // Seed a (1/3) at alternative 0.9, weight 0.3: b 4 * 0.3 = 1.2, (hidden 0.9 skipped), c 2 * 0.3 = 0.6.
+    assert_eq!(scored(&r), vec![("b".into(), 1.2, Reason::Alternative), ("c".into(), 0.6, Reason::Alternative)]);
 }
 
 #[test]
@@ -141,13 +191,15 @@ fn cold_customers_fall_back_to_context_then_popular() {
     let req =
         Request::new(Query::CustomerPicks { customer: "nobody".into() }).context(Context::new().viewed(["a"])).limit(4);
     let r = run(req);
+    // Cold: the context counts fully (1.0). viewed a: viewed_alternative 1.0 * (b 4, hidden 3, c 2), viewed_together
+    // 0.5 * (x 10, y 5) = x 5, y 2.5. Best four indexable: x 5, b 4, y 2.5, c 2.
     assert_eq!(
         scored(&r),
         vec![
-            ("b".into(), 1.0, Reason::Alternative),
-            ("c".into(), 0.5, Reason::Alternative),
-            ("x".into(), 0.5, Reason::BoughtTogether),
-            ("y".into(), 0.25, Reason::BoughtTogether),
+            ("x".into(), 5.0, Reason::BoughtTogether),
+            ("b".into(), 4.0, Reason::Alternative),
+            ("y".into(), 2.5, Reason::BoughtTogether),
+            ("c".into(), 2.0, Reason::Alternative),
         ]
     );
     assert_eq!(r.fallback, Some(Fallback::Context));
@@ -158,19 +210,30 @@ fn cold_customers_fall_back_to_context_then_popular() {
 #[test]
 fn visitor_answers_from_context() {
     let req = Request::new(Query::Visitor).context(Context::new().basket(["a"])).allow_fallback(false);
+    // Basket a at basket 0.6: together x 6, y 3; next 0.3 * 0.6 = 0.18 * (y 2, z 1) = y 0.36, z 0.18.
     assert_eq!(
         scored(&run(req)),
         vec![
-            ("y".into(), 1.2, Reason::BoughtNext),
-            ("x".into(), 1.0, Reason::BoughtTogether),
-            ("z".into(), 0.35, Reason::BoughtNext),
+            ("x".into(), 6.0, Reason::BoughtTogether),
+            ("y".into(), 3.36, Reason::BoughtTogether),
+            ("z".into(), 0.18, Reason::BoughtNext),
         ]
     );
-    // More recent views weigh more: a viewed last counts 1.0, k before it 0.8.
+    // More recent views weigh more: a viewed last counts 1.0, k before it recency_decay 0.8.
     let req = Request::new(Query::Visitor).context(Context::new().viewed(["k", "a"])).allow_fallback(false);
     let r = run(req);
-    // b 1.0; x 0.5 + 0.8 * 0.5 = 0.9; c 0.5; z 0.4; y 0.25.
-    assert_eq!(r.ids(), vec!["b", "x", "c", "z", "y"]);
+    // a: b 4, c 2 (alternative 1.0), x 10 * 0.5 = 5, y 5 * 0.5 = 2.5 (together 0.5); k at 0.8: x, z 0.8 * 0.5 * 1
+    // = 0.4. x 5.4; b 4; y 2.5; c 2; z 0.4.
+    assert_eq!(
+        scored(&r),
+        vec![
+            ("x".into(), 5.4, Reason::BoughtTogether),
+            ("b".into(), 4.0, Reason::Alternative),
+            ("y".into(), 2.5, Reason::BoughtTogether),
+            ("c".into(), 2.0, Reason::Alternative),
+            ("z".into(), 0.4, Reason::BoughtTogether),
+        ]
+    );
     // Nothing known: category of nothing, then popular.
     let r = run(Request::new(Query::Visitor).limit(2));
     assert_eq!((r.ids(), r.fallback), (vec!["x", "a"], Some(Fallback::Popular)));
@@ -245,10 +308,11 @@ fn filter_exclude_offset_and_product_data() {
     assert_eq!(run(req).ids(), vec!["y", "z"]);
     let req = Request::new(Query::Complementary { products: products(&["a"]) }).exclude(["y"]).allow_fallback(false);
     assert_eq!(run(req).ids(), vec!["x", "z"]);
+    // The answer is x 10, y 5.6, z 0.3: the second item is y (price 15).
     let req = Request::new(Query::Complementary { products: products(&["a"]) }).offset(1).limit(1).with_product_data();
     let r = run(req);
-    assert_eq!(r.ids(), vec!["x"]);
-    assert_eq!(r.items[0].product.as_ref().map(|p| p.price), Some(Some(5.0)));
+    assert_eq!(r.ids(), vec!["y"]);
+    assert_eq!(r.items[0].product.as_ref().map(|p| p.price), Some(Some(15.0)));
     let e = run_err(Request::new(Query::Popular { category: None }).filter("price >"));
     assert!(matches!(e, QueryError::InvalidFilter { position: 7, .. }), "{e}");
 }

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use clerk_api::QueryEngine;
+use clerk_api::{Blend, QueryEngine};
 use clerk_core::domain::{Category, Order, OrderLine, Product, Timestamp};
 use clerk_core::model::{AudienceMember, FoldInStats, IntentModel, ModelError, ModelStats, Ranking, Relation, Scored};
 use clerk_core::store::DataStore;
@@ -173,6 +173,40 @@ pub fn fixed() -> FixedModel {
         .aud("x", &[("alice", 0.9, Some(t("2024-03-20"))), ("bob", 0.5, None), ("dave", 0.1, None)])
 }
 
+/// The weights every exact score in the tests is computed with, pinned here so that tuning the defaults in
+/// `clerk-api/src/score.rs` never moves them. Every field is listed (a new field fails to compile here, on
+/// purpose). Weights that meet in one test differ from each other and from 1.0 where a swapped or ignored
+/// weight would otherwise go unnoticed (`alternative` vs `viewed_alternative`, `next` vs `history_together`,
+/// `together` vs `history_next`, `basket` vs `recency_decay`).
+pub fn blend() -> Blend {
+    Blend {
+        depth: 100,
+        together: 1.0,
+        next: 0.3,
+        alternative: 0.9,
+        basket: 0.6,
+        customer_affinity: 0.5,
+        customer_boost: 0.25,
+        picks_history: 1.0,
+        picks_complementary: 0.1,
+        history_together: 0.2,
+        history_next: 0.7,
+        history_seeds: 50,
+        viewed: 1.0,
+        clicks: 0.5,
+        viewed_alternative: 1.0,
+        viewed_together: 0.5,
+        recency_decay: 0.8,
+        context_on_customer: 0.5,
+        max_context_items: 20,
+        max_seeds: 50,
+        fallback_ceiling: 0.5,
+    }
+}
+
+/// The engine over [`shop`] and [`fixed`], with the pinned [`blend`].
 pub async fn engine() -> QueryEngine {
-    QueryEngine::new(shop().await, Arc::new(fixed())).await.unwrap()
+    let engine = QueryEngine::new(shop().await, Arc::new(fixed())).await.unwrap();
+    engine.set_blend(blend());
+    engine
 }
