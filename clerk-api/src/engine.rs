@@ -324,12 +324,22 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     } else {
                         scores.add(&aff, blend.picks_history, Reason::History);
                     }
-                    let (t, n) = (blend.history_together, blend.history_next);
-                    let share = blend.picks_complementary / (t + n).max(f32::MIN_POSITIVE);
-                    complementary_with(snap, &mut scores, &seeds, share * t, share * n, true);
+                    let (t, n, c) = (blend.history_together, blend.history_next, blend.history_customers);
+                    let share = blend.picks_complementary / (t + n + c).max(f32::MIN_POSITIVE);
+                    let relations = [
+                        (Relation::BoughtTogether, share * t),
+                        (Relation::BoughtNext, share * n),
+                        (Relation::SameCustomers, share * c),
+                    ];
+                    relations_of_set(snap, &mut scores, &seeds, &relations, true);
                 }
                 Query::CustomerComplementary { .. } => {
-                    complementary(snap, &mut scores, &seeds, blend.history_together, blend.history_next);
+                    let relations = [
+                        (Relation::BoughtTogether, blend.history_together),
+                        (Relation::BoughtNext, blend.history_next),
+                        (Relation::SameCustomers, blend.history_customers),
+                    ];
+                    relations_of_set(snap, &mut scores, &seeds, &relations, false);
                     // What everyone buys is a fair guess of what a customer will try next.
                     let popular = snap.ranking(Ranking::Popular);
                     scores.add(&popular[..popular.len().min(blend.depth)], blend.discovery_popular, Reason::Popular);
@@ -431,14 +441,36 @@ fn complementary_with(
     next: f32,
     normalise: bool,
 ) {
+    relations_of_set(
+        snap,
+        scores,
+        seeds,
+        &[(Relation::BoughtTogether, together), (Relation::BoughtNext, next)],
+        normalise,
+    );
+}
+
+/// Adds, for each `(relation, weight)`, the products related to the weighted `seeds` (one set look-up each);
+/// lists are scaled so their best item counts `weight` when `normalise`, else taken as they are.
+fn relations_of_set(
+    snap: &Snapshot,
+    scores: &mut Scores,
+    seeds: &[Scored],
+    relations: &[(Relation, f32)],
+    normalise: bool,
+) {
     if seeds.is_empty() {
         return;
     }
     let b = &snap.blend;
     let per_seed = if seeds.len() > 1 { b.seed_depth } else { b.depth };
-    for (relation, weight, reason) in
-        [(Relation::BoughtTogether, together, Reason::BoughtTogether), (Relation::BoughtNext, next, Reason::BoughtNext)]
-    {
+    for &(relation, weight) in relations {
+        let reason = match relation {
+            Relation::BoughtTogether => Reason::BoughtTogether,
+            Relation::BoughtNext => Reason::BoughtNext,
+            Relation::Alternative => Reason::Alternative,
+            Relation::SameCustomers => Reason::SameCustomers,
+        };
         if weight > 0.0 {
             let list = snap.model.related_to_set(seeds, relation, per_seed, b.depth);
             if normalise {

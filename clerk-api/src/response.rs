@@ -18,6 +18,8 @@ pub enum Reason {
     BoughtTogether,
     /// Bought next after a query, basket or bought product.
     BoughtNext,
+    /// Bought again and again by customers who buy what this customer buys.
+    SameCustomers,
     /// The customer's own history: a repeat or due purchase.
     History,
     /// Among the best sellers.

@@ -54,6 +54,9 @@ pub struct Blend {
     pub history_together: f32,
     /// Weight of `BoughtNext` when the customer's history seeds complementary answers. Default 1.0.
     pub history_next: f32,
+    /// Weight of `SameCustomers` (what customers with the same regulars buy again and again) when the
+    /// customer's history seeds picks and discovery. Default 0.5.
+    pub history_customers: f32,
     /// How many of the customer's top history items seed complementary/alternative signals. Default 200.
     pub history_seeds: usize,
     /// Weight of a viewed product's signals in visitor context. Default 1.0.
@@ -94,6 +97,7 @@ impl Default for Blend {
             picks_complementary: 0.1,
             history_together: 0.3,
             history_next: 1.0,
+            history_customers: 0.5,
             history_seeds: 200,
             viewed: 1.0,
             clicks: 0.5,

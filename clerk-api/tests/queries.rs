@@ -144,17 +144,19 @@ fn a_known_customer_boosts_most_sold_with_only_for_listed_items() {
 #[test]
 fn customer_picks_allow_repeats_and_add_complements() {
     let r = run(Request::new(Query::CustomerPicks { customer: "alice".into() }).allow_fallback(false));
-    // History: affinity normalised times picks_history 1.0: x 1.0, a 1/3. Seeds x (1.0, no lists) and a (1/3)
-    // at picks_complementary 0.1, so a's lists weigh 0.1 / 3 = 1/30: together 0.2 * (x 10, y 5) / 30 = x 1/15,
-    // y 1/30; next 0.7 * (y 2, z 1) / 30 = y 7/150, z 7/300.
-    // x 1 + 1/15 = 1.0667 (history); a 0.3333; y 1/30 + 7/150 = 0.08 (next 0.0467 > together 0.0333); z 0.0233.
+    // History: affinity normalised times picks_history 1.0: x 1.0, a 1/3. The seeds x (1.0, no lists) and a (1/3)
+    // are looked up as a set, without the seeds themselves; each relation's list is normalised and weighs its
+    // share of picks_complementary 0.1 over history_together 0.2 + history_next 0.7 (+ history_customers 0):
+    // together: a's (x 10 (a seed, out), y 5) / 3 -> y alone, normalised 1.0, times 0.1 * 0.2 / 0.9 = 0.0222;
+    // next: a's (y 2, z 1) / 3 -> normalised y 1.0, z 0.5, times 0.1 * 0.7 / 0.9 = 0.0778: y 0.0778, z 0.0389.
+    // x 1.0 and a 0.3333 (history); y 0.0222 + 0.0778 = 0.1 (next 0.0778 > together 0.0222); z 0.0389.
     assert_eq!(
         scored(&r),
         vec![
-            ("x".into(), 1.0667, Reason::History),
+            ("x".into(), 1.0, Reason::History),
             ("a".into(), 0.3333, Reason::History),
-            ("y".into(), 0.08, Reason::BoughtNext),
-            ("z".into(), 0.0233, Reason::BoughtNext),
+            ("y".into(), 0.1, Reason::BoughtNext),
+            ("z".into(), 0.0389, Reason::BoughtNext),
         ]
     );
 }

@@ -181,6 +181,8 @@ pub fn fixed() -> FixedModel {
 pub fn blend() -> Blend {
     Blend {
         depth: 100,
+        seed_depth: 100,
+        discovery_popular: 0.0,
         together: 1.0,
         next: 0.3,
         alternative: 0.9,
@@ -191,6 +193,7 @@ pub fn blend() -> Blend {
         picks_complementary: 0.1,
         history_together: 0.2,
         history_next: 0.7,
+        history_customers: 0.0,
         history_seeds: 50,
         viewed: 1.0,
         clicks: 0.5,

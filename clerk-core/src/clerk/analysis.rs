@@ -7,6 +7,41 @@ use super::state::{HistItem, State, NONE};
 use crate::data::Dataset;
 use crate::domain::{AttributeValue, DAY};
 
+/// The products of the orders that follow order `a` of one customer's time-ordered `orders`: the next
+/// `next_orders` orders, of those the ones after it and within the window. The same rule serves the full
+/// analysis and fold-in, so both count the same pairs.
+pub(crate) fn next_window<P: AsRef<[u32]>>(
+    orders: &[(i64, P)],
+    a: usize,
+    settings: &Settings,
+) -> std::collections::BTreeSet<u32> {
+    let window = (settings.next_window_days * DAY as f64) as i64;
+    let t = orders[a].0;
+    orders[a + 1..]
+        .iter()
+        .take(settings.next_orders)
+        .take_while(|(tb, _)| *tb <= t + window)
+        .filter(|(tb, _)| *tb > t)
+        .flat_map(|(_, ps)| ps.as_ref().iter().copied())
+        .collect()
+}
+
+/// The products that describe a customer's taste, sorted: their `taste_size` most bought products (most
+/// orders first, then the most recent). Capping the set keeps the customer-level co-occurrence linear in
+/// customers, whatever the length of their histories.
+pub(crate) fn taste(history: &[HistItem], settings: &Settings) -> Vec<u32> {
+    let mut items: Vec<&HistItem> = history.iter().collect();
+    if items.len() > settings.taste_size {
+        items.select_nth_unstable_by(settings.taste_size, |a, b| {
+            b.count.cmp(&a.count).then(b.last.cmp(&a.last)).then(a.product.cmp(&b.product))
+        });
+        items.truncate(settings.taste_size);
+    }
+    let mut products: Vec<u32> = items.into_iter().map(|h| h.product).collect();
+    products.sort_unstable();
+    products
+}
+
 /// Decay factor of an event `age_secs` old with a half-life of `half_life_days`.
 pub(crate) fn decay(age_secs: i64, half_life_days: f64) -> f32 {
     (0.5f64).powf(age_secs as f64 / (half_life_days * DAY as f64)) as f32
@@ -44,8 +79,7 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     s.together = pair_counts(&basket_t, &basket, threads);
     lap("together");
 
-    // Each order's next window: the same customer's products in the orders after it, within the window.
-    let window_secs = (settings.next_window_days * DAY as f64) as i64;
+    // Each order's next window: the same customer's products in their next orders, within the window.
     let mut by_customer: Vec<Vec<usize>> = vec![Vec::new(); n_customers];
     for (k, o) in orders.iter().enumerate() {
         if let Some(c) = o.customer {
@@ -54,21 +88,15 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     }
     let mut windows: Vec<Vec<u32>> = vec![Vec::new(); orders.len()];
     for list in &by_customer {
+        let timed: Vec<(i64, &[u32])> =
+            list.iter().map(|&k| (orders[k].time.secs(), data.products_of(orders[k]))).collect();
         for (a, &k) in list.iter().enumerate() {
-            let t = orders[k].time.secs();
-            let mut w: Vec<u32> = Vec::new();
-            for &later in list[a + 1..].iter().take_while(|&&l| orders[l].time.secs() <= t + window_secs) {
-                if orders[later].time.secs() > t {
-                    w.extend_from_slice(data.products_of(orders[later]));
-                }
-            }
-            w.sort_unstable();
-            w.dedup();
-            windows[k] = w;
+            windows[k] = next_window(&timed, a, settings).into_iter().collect();
         }
     }
     let window = binary_csr(orders.len(), n_products, windows.iter());
     drop(windows);
+    lap(&format!("windows ({} entries)", window.nnz()));
     s.window_orders = {
         let mut counts = vec![0u32; n_products];
         for &j in window.indices() {
@@ -77,11 +105,21 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
         counts
     };
     s.next = pair_counts(&basket_t, &window, threads);
-    lap("next");
+    lap(&format!(
+        "next ({} pairs; together {})",
+        s.next.rows.iter().map(Vec::len).sum::<usize>(),
+        s.together.rows.iter().map(Vec::len).sum::<usize>()
+    ));
     drop((window, basket, basket_t));
 
-    lap("windows");
     customer_histories(data, &orders, settings, &mut s);
+    // Customer x product incidence of repeat purchases: who buys a product again and again.
+    let regulars = binary_csr(n_customers, n_products, s.history.iter().map(|h| taste(h, settings)));
+    let regulars_t = regulars.to_csc();
+    s.regular_customers = (0..n_products).map(|p| regulars_t.outer_view(p).map_or(0, |v| v.nnz() as u32)).collect();
+    s.regulars = pair_counts(&regulars_t, &regulars, threads);
+    drop((regulars, regulars_t));
+    lap(&format!("regulars ({} pairs)", s.regulars.rows.iter().map(Vec::len).sum::<usize>()));
     popularity(data, &orders, settings, &mut s);
     lap("histories and popularity");
     relations::rebuild_all(&mut s, settings);

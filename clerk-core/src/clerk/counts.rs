@@ -14,6 +14,17 @@ pub(crate) struct PairCounts {
 type RowsOf = Vec<(usize, Vec<(u32, u32)>)>;
 
 impl PairCounts {
+    /// Takes one from the count of `(i, j)`, dropping the pair at zero.
+    pub(crate) fn remove_one(&mut self, i: u32, j: u32) {
+        let Some(row) = self.rows.get_mut(i as usize) else { return };
+        if let Ok(at) = row.binary_search_by_key(&j, |&(k, _)| k) {
+            row[at].1 -= 1;
+            if row[at].1 == 0 {
+                row.remove(at);
+            }
+        }
+    }
+
     /// Adds `by` to the count of `(i, j)`.
     pub(crate) fn add(&mut self, i: u32, j: u32, by: u32) {
         if self.rows.len() <= i as usize {
@@ -82,24 +93,40 @@ impl Scratch {
     }
 
     fn row(&mut self, i: usize, left_t: &CsMat<u8>, right: &CsMat<u8>) -> Vec<(u32, u32)> {
-        let Some(events) = left_t.outer_view(i) else { return Vec::new() };
-        for &e in events.indices() {
-            if let Some(products) = right.outer_view(e) {
-                for &j in products.indices() {
-                    if self.counts[j] == 0 {
-                        self.touched.push(j as u32);
-                    }
-                    self.counts[j] += 1;
+        // Raw slices: this loop runs tens of millions of times, views per event would dominate it.
+        let (l_ptr, l_idx) = (left_t.proper_indptr(), left_t.indices());
+        let (r_ptr, r_idx) = (right.proper_indptr(), right.indices());
+        let (Some(&from), Some(&to)) = (l_ptr.get(i), l_ptr.get(i + 1)) else { return Vec::new() };
+        for &e in &l_idx[from..to] {
+            let (Some(&a), Some(&b)) = (r_ptr.get(e), r_ptr.get(e + 1)) else { continue };
+            for &j in &r_idx[a..b] {
+                let c = &mut self.counts[j];
+                if *c == 0 {
+                    self.touched.push(j as u32);
                 }
+                *c += 1;
             }
         }
-        self.touched.sort_unstable();
+        let width = self.counts.len();
         let mut row = Vec::with_capacity(self.touched.len());
-        for &j in &self.touched {
-            if j as usize != i {
-                row.push((j, self.counts[j as usize]));
+        if self.touched.len() > width / 16 {
+            // A best seller touches much of the catalog: one pass over the dense counts beats sorting.
+            for (j, c) in self.counts.iter_mut().enumerate() {
+                if *c > 0 {
+                    if j != i {
+                        row.push((j as u32, *c));
+                    }
+                    *c = 0;
+                }
             }
-            self.counts[j as usize] = 0;
+        } else {
+            self.touched.sort_unstable();
+            for &j in &self.touched {
+                if j as usize != i {
+                    row.push((j, self.counts[j as usize]));
+                }
+                self.counts[j as usize] = 0;
+            }
         }
         self.touched.clear();
         row

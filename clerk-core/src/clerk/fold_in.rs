@@ -11,8 +11,8 @@
 
 use std::collections::BTreeSet;
 
-use super::analysis::decay;
-use super::relations::{self, Groups, ALTERNATIVE, NEXT, TOGETHER};
+use super::analysis::{decay, next_window};
+use super::relations::{self, Groups, ALTERNATIVE, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::settings::Settings;
 use super::state::HistItem;
 use super::Inner;
@@ -64,45 +64,40 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
                 s.activity.push(0.0);
             }
             s.activity[c] += decay(s.reference - t, settings.half_life_days);
-            // Earlier orders within the window before this one gain this order's new products in their window.
-            let window = (settings.next_window_days * DAY as f64) as i64;
+            // Inserting the order changes the next windows of the orders just before it (they gain its
+            // products, and may lose those of an order pushed out of their next `next_orders`), and gives
+            // the order a window of its own: count the difference, so counts stay those of a full analysis.
+            let at = s.customer_orders[c].partition_point(|(time, _)| *time <= t);
+            let first = at.saturating_sub(settings.next_orders);
+            let before: Vec<BTreeSet<u32>> =
+                (first..at).map(|a| next_window(&s.customer_orders[c], a, settings)).collect();
+            s.customer_orders[c].insert(at, (t, products.clone()));
             let list = &s.customer_orders[c];
-            let at = list.partition_point(|(time, _)| *time <= t);
-            for a in (0..at).rev() {
-                let (ta, ref anchor) = list[a];
-                if ta >= t {
-                    continue;
-                }
-                if ta + window < t {
-                    break;
-                }
-                let already: BTreeSet<u32> = list[a + 1..]
-                    .iter()
-                    .filter(|(tb, _)| *tb > ta && *tb <= ta + window)
-                    .flat_map(|(_, ps)| ps.iter().copied())
-                    .collect();
-                for &j in products.iter().filter(|j| !already.contains(j)) {
+            for (k, a) in (first..at).enumerate() {
+                let after = next_window(list, a, settings);
+                let anchor = &list[a].1;
+                for &j in after.difference(&before[k]) {
                     s.window_orders[j as usize] += 1;
                     for &i in anchor.iter().filter(|&&i| i != j) {
                         s.next.add(i, j, 1);
                         touched_rows.insert(i);
                     }
                 }
+                for &j in before[k].difference(&after) {
+                    s.window_orders[j as usize] -= 1;
+                    for &i in anchor.iter().filter(|&&i| i != j) {
+                        s.next.remove_one(i, j);
+                        touched_rows.insert(i);
+                    }
+                }
             }
-            // This order's own window: later orders already known (an order folded in late).
-            let later: BTreeSet<u32> = list[at..]
-                .iter()
-                .filter(|(tb, _)| *tb > t && *tb <= t + window)
-                .flat_map(|(_, ps)| ps.iter().copied())
-                .collect();
-            for &j in &later {
+            for j in next_window(list, at, settings) {
                 s.window_orders[j as usize] += 1;
                 for &i in products.iter().filter(|&&i| i != j) {
                     s.next.add(i, j, 1);
                 }
             }
-            s.customer_orders[c].insert(at, (t, products.clone()));
-            update_history(inner, settings, c, t, &products);
+            touched_rows.extend(update_history(inner, settings, c, t, &products));
         }
         stats.orders += 1;
     }
@@ -116,6 +111,7 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
                 relations::association_row(s, settings, TOGETHER, i),
                 relations::association_row(s, settings, NEXT, i),
                 relations::alternative_row(s, settings, &groups, &mut scratch, i),
+                relations::association_row(s, settings, SAME_CUSTOMERS, i),
             ];
             for (kind, row) in rows.into_iter().enumerate() {
                 if kind != ALTERNATIVE {
@@ -128,7 +124,7 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         }
         // Re-add the touched rows' incoming entries from both kinds, so a pair present in both keeps its best.
         for &i in &touched_rows {
-            for kind in [TOGETHER, NEXT] {
+            for kind in super::AUDIENCE_KINDS {
                 for &(j, score) in &s.related[kind][i as usize] {
                     super::push_max(&mut inner.incoming[j as usize], i, score);
                 }
@@ -139,17 +135,29 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
     stats
 }
 
-fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, products: &[u32]) {
+/// Updates customer `c`'s history for an order; returns the products whose same-customers counts changed.
+fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, products: &[u32]) -> Vec<u32> {
+    let mut touched = Vec::new();
     let s = &mut inner.state;
     let age = s.reference - t;
     for &p in products {
         let hist = &mut s.history[c];
         match hist.binary_search_by_key(&p, |h| h.product) {
             Ok(k) => {
-                let h = &mut hist[k];
-                if h.count == 1 {
+                if hist[k].count == 1 {
                     s.repeat_buyers[p as usize] += 1;
+                    // `p` becomes one of the customer's regulars: it now co-occurs with each of the others.
+                    s.regular_customers[p as usize] += 1;
+                    let others: Vec<u32> =
+                        hist.iter().filter(|o| o.count >= 2 && o.product != p).map(|o| o.product).collect();
+                    for q in others {
+                        s.regulars.add(p, q, 1);
+                        s.regulars.add(q, p, 1);
+                        touched.push(q);
+                    }
+                    touched.push(p);
                 }
+                let h = &mut hist[k];
                 h.count += 1;
                 h.first = h.first.min(t);
                 h.last = h.last.max(t);
@@ -183,6 +191,7 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
             }
         }
     }
+    touched
 }
 
 /// Moves the reference time ("now" of the decays) to the newest order folded in, rescaling every decayed
@@ -232,6 +241,8 @@ fn grow(inner: &mut Inner) {
     }
     s.together.rows.resize(n, Vec::new());
     s.next.rows.resize(n, Vec::new());
+    s.regulars.rows.resize(n, Vec::new());
+    s.regular_customers.resize(n, 0);
     inner.incoming.resize(n, Vec::new());
     inner.buyers_of.resize(n, Vec::new());
 }

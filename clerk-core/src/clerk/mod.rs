@@ -24,7 +24,7 @@ pub use llr::{llr, signed_llr};
 pub use settings::Settings;
 
 use self::analysis::decay;
-use self::relations::{ALTERNATIVE, NEXT, TOGETHER};
+use self::relations::{ALTERNATIVE, NEXT, SAME_CUSTOMERS, TOGETHER};
 use self::state::State;
 use crate::data::Dataset;
 use crate::domain::{Order, Timestamp, DAY};
@@ -60,7 +60,7 @@ impl Inner {
         let s = &self.state;
         let n = s.n_products();
         let mut incoming: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
-        for kind in [TOGETHER, NEXT] {
+        for kind in AUDIENCE_KINDS {
             for (i, row) in s.related[kind].iter().enumerate() {
                 for &(j, score) in row {
                     incoming[j as usize].push((i as u32, score));
@@ -127,6 +127,9 @@ impl ClerkCore {
     }
 }
 
+/// The relations whose reverse ("who leads to this product") scores audiences.
+const AUDIENCE_KINDS: [usize; 3] = [TOGETHER, NEXT, SAME_CUSTOMERS];
+
 thread_local! {
     /// Dense sums by product index and the indices touched, reused across set look-ups on this thread.
     static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<u32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
@@ -137,6 +140,7 @@ fn relation_index(relation: Relation) -> usize {
         Relation::BoughtTogether => TOGETHER,
         Relation::BoughtNext => NEXT,
         Relation::Alternative => ALTERNATIVE,
+        Relation::SameCustomers => SAME_CUSTOMERS,
     }
 }
 

@@ -11,6 +11,7 @@ use super::state::{State, NONE};
 pub(crate) const TOGETHER: usize = 0;
 pub(crate) const NEXT: usize = 1;
 pub(crate) const ALTERNATIVE: usize = 2;
+pub(crate) const SAME_CUSTOMERS: usize = 3;
 
 /// Best first, ties by the smaller external id (deterministic whatever the interning order).
 fn by_rank<'a>(s: &'a State) -> impl Fn(&(u32, f32), &(u32, f32)) -> Ordering + 'a {
@@ -38,13 +39,17 @@ pub(crate) fn top(s: &State, mut v: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)
     v
 }
 
-/// Bought together (`kind == TOGETHER`) or bought next (`NEXT`) of product `i`: partners whose count is
-/// significant by LLR and above chance, scored by the conditional probability `count / orders with i`.
+/// Bought together (`kind == TOGETHER`), bought next (`NEXT`) or same customers (`SAME_CUSTOMERS`) of product
+/// `i`: partners whose count is significant by LLR and above chance, scored by the conditional probability
+/// `count / rows with i` (rows: orders, or customers for whom `i` is a regular).
 pub(crate) fn association_row(s: &State, settings: &Settings, kind: usize, i: u32) -> Vec<(u32, f32)> {
-    let (counts, right) = if kind == TOGETHER { (&s.together, &s.product_orders) } else { (&s.next, &s.window_orders) };
+    let (counts, left, right, n) = match kind {
+        TOGETHER => (&s.together, &s.product_orders, &s.product_orders, s.orders as f64),
+        NEXT => (&s.next, &s.product_orders, &s.window_orders, s.orders as f64),
+        _ => (&s.regulars, &s.regular_customers, &s.regular_customers, s.customers.len() as f64),
+    };
     let Some(row) = counts.rows.get(i as usize) else { return Vec::new() };
-    let n = s.orders as f64;
-    let n_i = f64::from(s.product_orders[i as usize]);
+    let n_i = f64::from(left[i as usize]);
     if n_i == 0.0 {
         return Vec::new();
     }
@@ -176,7 +181,7 @@ impl Groups {
 }
 
 /// Each product's top related products, per relation kind.
-pub(crate) type RelatedRows = [Vec<Vec<(u32, f32)>>; 3];
+pub(crate) type RelatedRows = [Vec<Vec<(u32, f32)>>; 4];
 
 /// Recomputes every product's related lists, in parallel over products.
 pub(crate) fn rebuild_all(s: &mut State, settings: &Settings) {
@@ -199,6 +204,7 @@ pub(crate) fn rebuild_all(s: &mut State, settings: &Settings) {
                         out[TOGETHER].push(association_row(state, settings, TOGETHER, i));
                         out[NEXT].push(association_row(state, settings, NEXT, i));
                         out[ALTERNATIVE].push(alternative_row(state, settings, groups, &mut scratch, i));
+                        out[SAME_CUSTOMERS].push(association_row(state, settings, SAME_CUSTOMERS, i));
                     }
                     out
                 })

@@ -40,7 +40,11 @@ pub(crate) struct State {
     pub(crate) window_orders: Vec<u32>,
     /// `next.get(i, j)`: orders holding `i` whose next window holds `j`.
     pub(crate) next: PairCounts,
-    /// Top related products per product: bought together, bought next, alternatives.
+    /// Customers who bought each product at least twice (the product is one of their regulars).
+    pub(crate) regular_customers: Vec<u32>,
+    /// `regulars.get(i, j)`: customers for whom both `i` and `j` are regulars.
+    pub(crate) regulars: PairCounts,
+    /// Top related products per product: bought together, bought next, alternatives, same customers.
     pub(crate) related: super::relations::RelatedRows,
     /// Per customer: the products bought, sorted by product.
     pub(crate) history: Vec<Vec<HistItem>>,
@@ -79,13 +83,16 @@ impl State {
     pub(crate) fn validate(&self) -> Result<(), String> {
         let n = self.n_products();
         let c = self.customers.len();
-        let per_product: [(&str, usize); 16] = [
+        let per_product: [(&str, usize); 19] = [
             ("indexable", self.indexable.len()),
             ("product_orders", self.product_orders.len()),
             ("window_orders", self.window_orders.len()),
             ("together", self.together.rows.len()),
             ("next", self.next.rows.len()),
             ("related together", self.related[0].len()),
+            ("related same customers", self.related[3].len()),
+            ("regulars", self.regulars.rows.len()),
+            ("regular_customers", self.regular_customers.len()),
             ("related next", self.related[1].len()),
             ("alternatives", self.related[2].len()),
             ("repeat_buyers", self.repeat_buyers.len()),
@@ -115,7 +122,7 @@ impl State {
         }
         let product = |p: u32| (p as usize) < n;
         let rows_ok = |rows: &[Vec<(u32, u32)>]| rows.iter().flatten().all(|&(j, _)| product(j));
-        if !rows_ok(&self.together.rows) || !rows_ok(&self.next.rows) {
+        if !rows_ok(&self.together.rows) || !rows_ok(&self.next.rows) || !rows_ok(&self.regulars.rows) {
             return Err("pair counts name an unknown product".into());
         }
         if !self.related.iter().flatten().flatten().all(|&(j, s)| product(j) && s.is_finite()) {

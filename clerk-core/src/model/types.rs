@@ -16,6 +16,9 @@ pub enum Relation {
     BoughtNext,
     /// Serves the same need: a substitute.
     Alternative,
+    /// Bought again and again by the same customers: the long-term taste two products share (co-occurrence of
+    /// repeat purchases across customers), for discovery and audiences.
+    SameCustomers,
 }
 
 /// Non-personal rankings.
