@@ -340,6 +340,9 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                         (Relation::SameCustomers, blend.history_customers),
                     ];
                     relations_of_set(snap, &mut scores, &seeds, &relations, false);
+                    // What customers of the same taste buy.
+                    let similar = snap.model.customer_discovery(&c.key, req.at, blend.depth);
+                    scores.add(&similar, blend.discovery_similar, Reason::SimilarCustomers);
                     // What everyone buys is a fair guess of what a customer will try next.
                     let popular = snap.ranking(Ranking::Popular);
                     scores.add(&popular[..popular.len().min(blend.depth)], blend.discovery_popular, Reason::Popular);

@@ -26,22 +26,6 @@ pub(crate) fn next_window<P: AsRef<[u32]>>(
         .collect()
 }
 
-/// The products that describe a customer's taste, sorted: their `taste_size` most bought products (most
-/// orders first, then the most recent). Capping the set keeps the customer-level co-occurrence linear in
-/// customers, whatever the length of their histories.
-pub(crate) fn taste(history: &[HistItem], settings: &Settings) -> Vec<u32> {
-    let mut items: Vec<&HistItem> = history.iter().collect();
-    if items.len() > settings.taste_size {
-        items.select_nth_unstable_by(settings.taste_size, |a, b| {
-            b.count.cmp(&a.count).then(b.last.cmp(&a.last)).then(a.product.cmp(&b.product))
-        });
-        items.truncate(settings.taste_size);
-    }
-    let mut products: Vec<u32> = items.into_iter().map(|h| h.product).collect();
-    products.sort_unstable();
-    products
-}
-
 /// Decay factor of an event `age_secs` old with a half-life of `half_life_days`.
 pub(crate) fn decay(age_secs: i64, half_life_days: f64) -> f32 {
     (0.5f64).powf(age_secs as f64 / (half_life_days * DAY as f64)) as f32
@@ -114,7 +98,11 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
 
     customer_histories(data, &orders, settings, &mut s);
     // Customer x product incidence of repeat purchases: who buys a product again and again.
-    let regulars = binary_csr(n_customers, n_products, s.history.iter().map(|h| taste(h, settings)));
+    let regulars = binary_csr(
+        n_customers,
+        n_products,
+        s.history.iter().map(|h| h.iter().filter(|x| x.count >= 2).map(|x| x.product).collect::<Vec<u32>>()),
+    );
     let regulars_t = regulars.to_csc();
     s.regular_customers = (0..n_products).map(|p| regulars_t.outer_view(p).map_or(0, |v| v.nnz() as u32)).collect();
     s.regulars = pair_counts(&regulars_t, &regulars, threads);

@@ -40,8 +40,6 @@ pub struct Settings {
     /// How many of a customer's next orders (within the window) count as "bought next". A cap on orders, not
     /// only days, keeps frequent shoppers' weekly staples from relating to everything.
     pub next_orders: usize,
-    /// How many of a customer's most bought products describe their taste for the same-customers relation.
-    pub taste_size: usize,
     /// Catalog attributes that name the need a product serves (alternatives share them).
     pub type_attributes: Vec<String>,
     /// Half-life of popularity, in days.
@@ -72,7 +70,6 @@ impl Default for Settings {
             min_pair_count: 2,
             next_window_days: 60.0,
             next_orders: 3,
-            taste_size: 100,
             type_attributes: vec!["type".into(), "product_type".into()],
             popularity_half_life_days: 30.0,
             trending_recent_days: 7.0,

@@ -97,9 +97,13 @@ fn naive_counts(shop: &Shop, settings: &Settings) -> Counts {
         if buyer.is_none() {
             continue;
         }
+        // The buyer's next `next_orders` orders, of those the ones after this one and within the window.
         let later: BTreeSet<&String> = baskets[k + 1..]
             .iter()
-            .filter(|(b, tb, _)| b == buyer && *tb > *t && *tb <= t + window)
+            .filter(|(b, _, _)| b == buyer)
+            .take(settings.next_orders)
+            .take_while(|(_, tb, _)| *tb <= t + window)
+            .filter(|(_, tb, _)| *tb > *t)
             .flat_map(|(_, _, b)| b)
             .collect();
         for j in later {
