@@ -53,7 +53,7 @@ pub struct Blend {
     /// complements fill the list when the history is short.
     pub picks_complementary: f32,
     /// Weight of `BoughtTogether` when the customer's history seeds complementary answers (picks, discovery).
-    /// Default 0.3: a past basket's partners say less about later orders than the products bought next.
+    /// Default 0.6: a past basket's partners say less about later orders than the products bought next.
     pub history_together: f32,
     /// Weight of `BoughtNext` when the customer's history seeds complementary answers. Default 1.0.
     pub history_next: f32,
@@ -99,7 +99,7 @@ impl Default for Blend {
             customer_boost: 0.3,
             picks_history: 1.0,
             picks_complementary: 0.1,
-            history_together: 0.3,
+            history_together: 0.6,
             history_next: 1.0,
             history_customers: 0.5,
             history_seeds: 200,

@@ -30,7 +30,8 @@ pub struct Settings {
     pub audience_activity_weight: f64,
     /// Related products kept per product and relation.
     pub top_k: usize,
-    /// Minimum log-likelihood ratio for a pair to count as related (3.84 is p < 0.05, 6.63 p < 0.01).
+    /// Minimum log-likelihood ratio for a pair to count as related. The default 15 is p < 0.0001: strict, since
+    /// every row tests thousands of partners (3.84 would be p < 0.05 for a single test).
     pub min_llr: f64,
     /// Minimum count of a pair (orders together, or orders followed by the other within the window) to relate
     /// them: single co-occurrences are noise however rare the products.
@@ -66,7 +67,7 @@ impl Default for Settings {
             audience_own_weight: 30.0,
             audience_activity_weight: 0.6,
             top_k: 50,
-            min_llr: 6.63,
+            min_llr: 15.0,
             min_pair_count: 2,
             next_window_days: 60.0,
             next_orders: 3,
