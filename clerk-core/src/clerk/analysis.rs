@@ -44,6 +44,7 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
         customers: data.customers.clone(),
         indexable: (0..n_products as u32).map(|p| data.is_indexable(p)).collect(),
         reference: data.last_time().map_or(0, |t| t.secs()),
+        latest: data.last_time().map_or(0, |t| t.secs()),
         ..State::default()
     };
     let clock = std::time::Instant::now();

@@ -14,6 +14,12 @@ pub(crate) struct PairCounts {
 type RowsOf = Vec<(usize, Vec<(u32, u32)>)>;
 
 impl PairCounts {
+    /// The count of `(i, j)`.
+    pub(crate) fn get(&self, i: u32, j: u32) -> u32 {
+        let Some(row) = self.rows.get(i as usize) else { return 0 };
+        row.binary_search_by_key(&j, |&(k, _)| k).map_or(0, |at| row[at].1)
+    }
+
     /// Takes one from the count of `(i, j)`, dropping the pair at zero.
     pub(crate) fn remove_one(&mut self, i: u32, j: u32) {
         let Some(row) = self.rows.get_mut(i as usize) else { return };

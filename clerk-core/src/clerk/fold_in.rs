@@ -1,18 +1,19 @@
 //! Folding new orders into an analysed state, updating only the products they touch.
 //!
-//! Counts (orders per product, pairs bought together and next, histories) come out exactly as a full analysis
-//! of the same orders would give them, and decayed weights within float rounding once the reference time has
-//! moved to the newest order. Bought-together and bought-next lists are recomputed for the touched products:
-//! their scores (`count / orders with the product`) equal a full analysis'; the lists of untouched products keep
-//! their members, although the significance test of a full analysis, which reads the new order total, could
-//! admit or drop a borderline partner. Alternatives of untouched products, the trending window and the
-//! population's repurchase cycles are refreshed by the next full analysis only; the analysis policy runs one
-//! when enough has changed.
+//! Counts (orders per product, pairs bought together and next, repeat purchases, histories) come out exactly
+//! as a full analysis of the same orders would give them; decayed weights stay relative to the analysis'
+//! reference time and are moved to "now" when read (within float rounding of a full analysis). Related lists
+//! are updated in place, pair by pair: every listed score stays exact (`count / rows with the product`), and a
+//! pair whose count moved is tested again and enters, moves or leaves its row. Pairs whose counts did not move
+//! keep their membership, although the significance test of a full analysis, which reads totals every order
+//! moves, could admit or drop a borderline one. Alternatives (catalog-led, slow to change), the trending
+//! window and the population's repurchase cycles are refreshed by the next full analysis only; the analysis
+//! policy runs one when enough has changed.
 
 use std::collections::BTreeSet;
 
 use super::analysis::{decay, next_window};
-use super::relations::{self, Groups, ALTERNATIVE, NEXT, SAME_CUSTOMERS, TOGETHER};
+use super::relations::{self, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::settings::Settings;
 use super::state::HistItem;
 use super::Inner;
@@ -21,11 +22,12 @@ use crate::model::FoldInStats;
 
 pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) -> FoldInStats {
     let mut stats = FoldInStats::default();
-    let mut touched_rows: BTreeSet<u32> = BTreeSet::new();
+    let mut changes = Changes::default();
     if inner.state.orders == 0 {
         // A fresh model has no reference time yet: start it at the first order, so decays stay finite.
         if let Some(first) = orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).min() {
             inner.state.reference = first;
+            inner.state.latest = first;
         }
     }
     for order in orders {
@@ -51,10 +53,13 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
             for &q in &products {
                 if q != p {
                     s.together.add(p, q, 1);
+                    changes.pairs[TOGETHER].insert((p, q));
                 }
             }
         }
-        touched_rows.extend(&products);
+        // A product's order count is the denominator of its bought-together and bought-next scores.
+        changes.rows[TOGETHER].extend(&products);
+        changes.rows[NEXT].extend(&products);
 
         if let Some(key) = order.buyer_key() {
             let c = s.customers.intern(&key) as usize;
@@ -80,14 +85,14 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
                     s.window_orders[j as usize] += 1;
                     for &i in anchor.iter().filter(|&&i| i != j) {
                         s.next.add(i, j, 1);
-                        touched_rows.insert(i);
+                        changes.pairs[NEXT].insert((i, j));
                     }
                 }
                 for &j in before[k].difference(&after) {
                     s.window_orders[j as usize] -= 1;
                     for &i in anchor.iter().filter(|&&i| i != j) {
                         s.next.remove_one(i, j);
-                        touched_rows.insert(i);
+                        changes.pairs[NEXT].insert((i, j));
                     }
                 }
             }
@@ -95,49 +100,23 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
                 s.window_orders[j as usize] += 1;
                 for &i in products.iter().filter(|&&i| i != j) {
                     s.next.add(i, j, 1);
+                    changes.pairs[NEXT].insert((i, j));
                 }
             }
-            touched_rows.extend(update_history(inner, settings, c, t, &products));
+            update_history(inner, settings, c, t, &products, &mut changes);
         }
         stats.orders += 1;
     }
-    move_reference(inner, settings, orders);
     let s = &mut inner.state;
-    if !touched_rows.is_empty() {
-        let groups = Groups::new(s);
-        let mut scratch = relations::Scratch::new(s.n_products());
-        for &i in &touched_rows {
-            let rows = [
-                relations::association_row(s, settings, TOGETHER, i),
-                relations::association_row(s, settings, NEXT, i),
-                relations::alternative_row(s, settings, &groups, &mut scratch, i),
-                relations::association_row(s, settings, SAME_CUSTOMERS, i),
-            ];
-            for (kind, row) in rows.into_iter().enumerate() {
-                if kind != ALTERNATIVE {
-                    for &(j, _) in &s.related[kind][i as usize] {
-                        inner.incoming[j as usize].retain(|&(k, _)| k != i);
-                    }
-                }
-                s.related[kind][i as usize] = row;
-            }
-        }
-        // Re-add the touched rows' incoming entries from both kinds, so a pair present in both keeps its best.
-        for &i in &touched_rows {
-            for kind in super::AUDIENCE_KINDS {
-                for &(j, score) in &s.related[kind][i as usize] {
-                    super::push_max(&mut inner.incoming[j as usize], i, score);
-                }
-            }
-        }
-    }
-    stats.products_touched = touched_rows.len();
+    s.latest =
+        s.latest.max(orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).max().unwrap_or(s.latest));
+    let rows = changes.apply(inner, settings);
+    stats.products_touched = rows;
     stats
 }
 
-/// Updates customer `c`'s history for an order; returns the products whose same-customers counts changed.
-fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, products: &[u32]) -> Vec<u32> {
-    let mut touched = Vec::new();
+/// Updates customer `c`'s history for an order, noting the same-customers counts that changed.
+fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, products: &[u32], changes: &mut Changes) {
     let s = &mut inner.state;
     let age = s.reference - t;
     for &p in products {
@@ -153,9 +132,10 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
                     for q in others {
                         s.regulars.add(p, q, 1);
                         s.regulars.add(q, p, 1);
-                        touched.push(q);
+                        changes.pairs[SAME_CUSTOMERS].insert((p, q));
+                        changes.pairs[SAME_CUSTOMERS].insert((q, p));
                     }
-                    touched.push(p);
+                    changes.rows[SAME_CUSTOMERS].insert(p);
                 }
                 let h = &mut hist[k];
                 h.count += 1;
@@ -177,46 +157,103 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
                     },
                 );
                 s.buyers[p as usize] += 1;
-                // Positions after `k` in this customer's history moved by one.
-                for h in &hist[k + 1..] {
-                    for entry in inner.buyers_of[h.product as usize].iter_mut() {
-                        if entry.0 == c as u32 {
-                            entry.1 += 1;
-                        }
-                    }
-                }
                 let buyers = &mut inner.buyers_of[p as usize];
-                let at = buyers.partition_point(|e| e.0 < c as u32);
-                buyers.insert(at, (c as u32, k as u32));
+                let at = buyers.partition_point(|&b| b < c as u32);
+                buyers.insert(at, c as u32);
             }
         }
     }
-    touched
 }
 
-/// Moves the reference time ("now" of the decays) to the newest order folded in, rescaling every decayed
-/// weight, so a folded-in model ages like a freshly analysed one.
-fn move_reference(inner: &mut Inner, settings: &Settings, orders: &[Order]) {
-    let s = &mut inner.state;
-    let Some(newest) = orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).max() else { return };
-    if newest <= s.reference {
-        return;
+/// What a fold-in changed, per relation kind: pairs whose count moved, and rows whose denominator moved.
+#[derive(Default)]
+struct Changes {
+    pairs: [BTreeSet<(u32, u32)>; 4],
+    rows: [BTreeSet<u32>; 4],
+}
+
+impl Changes {
+    /// Updates the related lists in place: a row whose denominator moved gets its listed scores recomputed
+    /// (`count / rows with the product`, so they stay exact), and each changed pair is tested again and
+    /// enters, moves or leaves its row. No row is rebuilt from its full counts, which keeps a fold-in to a few
+    /// hundred pair tests. Returns how many rows changed.
+    fn apply(self, inner: &mut Inner, settings: &Settings) -> usize {
+        let s = &mut inner.state;
+        let mut touched: BTreeSet<u32> = BTreeSet::new();
+        for kind in [TOGETHER, NEXT, SAME_CUSTOMERS] {
+            touched.extend(&self.rows[kind]);
+            touched.extend(self.pairs[kind].iter().map(|&(i, _)| i));
+        }
+        // Each touched source's best score per target over the audience kinds, before the update.
+        let best = |s: &super::state::State, i: u32| -> Vec<(u32, f32)> {
+            let mut v: Vec<(u32, f32)> =
+                super::AUDIENCE_KINDS.iter().flat_map(|&k| s.related[k][i as usize].iter().copied()).collect();
+            v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
+            v.dedup_by_key(|e| e.0);
+            v
+        };
+        let before: Vec<(u32, Vec<(u32, f32)>)> = touched.iter().map(|&i| (i, best(s, i))).collect();
+        for kind in [TOGETHER, NEXT, SAME_CUSTOMERS] {
+            let mut rows: BTreeSet<u32> = self.rows[kind].clone();
+            rows.extend(self.pairs[kind].iter().map(|&(i, _)| i));
+            for i in rows {
+                let mut row = std::mem::take(&mut s.related[kind][i as usize]);
+                if self.rows[kind].contains(&i) {
+                    for entry in &mut row {
+                        entry.1 = relations::pair_score(s, kind, i, entry.0).unwrap_or(0.0);
+                    }
+                }
+                for &(_, j) in self.pairs[kind].range((i, 0)..=(i, u32::MAX)) {
+                    row.retain(|e| e.0 != j);
+                    if let Some(score) = relations::significant_pair(s, settings, kind, i, j) {
+                        row.push((j, score));
+                    }
+                }
+                row.retain(|e| e.1 > 0.0);
+                s.related[kind][i as usize] = relations::top(s, row, settings.top_k);
+            }
+        }
+        // The incoming index ("who leads to this product") follows the changes: entries whose score moved are
+        // updated in place, and only pairs that entered or left a list are inserted or removed, since the lists
+        // of best sellers hold tens of thousands of sources.
+        for (i, old) in before {
+            let new = best(s, i);
+            let (mut a, mut b) = (0, 0);
+            while a < old.len() || b < new.len() {
+                let (oj, nj) = (old.get(a).map(|e| e.0), new.get(b).map(|e| e.0));
+                match (oj, nj) {
+                    (Some(x), Some(y)) if x == y => {
+                        // Most listed scores did not move: skip the search in a long list then.
+                        if old[a].1 != new[b].1 {
+                            let list = &mut inner.incoming[x as usize];
+                            if let Ok(at) = list.binary_search_by_key(&i, |e| e.0) {
+                                list[at].1 = new[b].1;
+                            }
+                        }
+                        a += 1;
+                        b += 1;
+                    }
+                    (Some(x), Some(y)) if y < x => {
+                        super::push_max(&mut inner.incoming[y as usize], i, new[b].1);
+                        b += 1;
+                    }
+                    (Some(x), _) => {
+                        let list = &mut inner.incoming[x as usize];
+                        if let Ok(at) = list.binary_search_by_key(&i, |e| e.0) {
+                            list.remove(at);
+                        }
+                        a += 1;
+                    }
+                    (None, Some(y)) => {
+                        super::push_max(&mut inner.incoming[y as usize], i, new[b].1);
+                        b += 1;
+                    }
+                    (None, None) => break,
+                }
+            }
+        }
+        touched.len()
     }
-    let age = newest - s.reference;
-    let short = decay(age, settings.half_life_days);
-    let long = decay(age, settings.long_half_life_days);
-    let popular = decay(age, settings.popularity_half_life_days);
-    for h in s.history.iter_mut().flatten() {
-        h.decayed *= short;
-        h.decayed_long *= long;
-    }
-    for a in &mut s.activity {
-        *a *= short;
-    }
-    for p in &mut s.popularity {
-        *p *= popular;
-    }
-    s.reference = newest;
 }
 
 /// Extends every per-product vector to the current number of interned products.

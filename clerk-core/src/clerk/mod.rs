@@ -45,8 +45,9 @@ struct Inner {
     state: State,
     /// Reverse of the bought-together and bought-next lists: who leads to each product.
     incoming: Vec<Vec<(u32, f32)>>,
-    /// Per product: (customer, index in their history).
-    buyers_of: Vec<Vec<(u32, u32)>>,
+    /// Per product: its buyers, sorted (their history item is found by binary search: positions would shift
+    /// with every fold-in).
+    buyers_of: Vec<Vec<u32>>,
 }
 
 impl Inner {
@@ -72,10 +73,10 @@ impl Inner {
             list.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
             list.dedup_by_key(|e| e.0);
         }
-        let mut buyers_of: Vec<Vec<(u32, u32)>> = vec![Vec::new(); n];
+        let mut buyers_of: Vec<Vec<u32>> = vec![Vec::new(); n];
         for (c, hist) in s.history.iter().enumerate() {
-            for (k, h) in hist.iter().enumerate() {
-                buyers_of[h.product as usize].push((c as u32, k as u32));
+            for h in hist {
+                buyers_of[h.product as usize].push(c as u32);
             }
         }
         self.incoming = incoming;
@@ -130,7 +131,19 @@ impl ClerkCore {
 /// The relations whose reverse ("who leads to this product") scores audiences.
 const AUDIENCE_KINDS: [usize; 3] = [TOGETHER, NEXT, SAME_CUSTOMERS];
 
+/// The most "leads to" sources an audience reads, strongest first.
+const AUDIENCE_SOURCES: usize = 200;
+
+/// Customer `c`'s history item of product `p`.
+fn history_item(s: &State, c: u32, p: u32) -> Option<&state::HistItem> {
+    let hist = s.history.get(c as usize)?;
+    hist.binary_search_by_key(&p, |h| h.product).ok().map(|k| &hist[k])
+}
+
 thread_local! {
+    /// Per-customer scores and last purchases of an audience, reused across queries on this thread.
+    static AUDIENCE_SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<Option<i64>>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+
     /// Dense sums by product index and the indices touched, reused across set look-ups on this thread.
     static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<u32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
@@ -219,7 +232,7 @@ impl IntentModel for ClerkCore {
         let inner = self.read();
         let s = &inner.state;
         let Some(c) = s.customers.get(customer) else { return Vec::new() };
-        let at = at.map_or(s.reference, Timestamp::secs);
+        let at = at.map_or(s.latest, Timestamp::secs);
         let mut v: Vec<(u32, f32)> = s.history[c as usize]
             .iter()
             .filter(|h| s.indexable[h.product as usize])
@@ -235,49 +248,71 @@ impl IntentModel for ClerkCore {
         let inner = self.read();
         let s = &inner.state;
         let Some(y) = s.products.get(product) else { return Vec::new() };
-        let at = at.map_or(s.reference, Timestamp::secs);
+        let at = at.map_or(s.latest, Timestamp::secs);
         let settings = &self.settings;
-        let mut scores: crate::intern::FxHashMap<u32, (f32, Option<i64>)> = Default::default();
-        // Every customer, by how much they shop: the prior that breaks ties among the rest.
-        if settings.audience_activity_weight > 0.0 {
-            let shift = decay(at - s.reference, settings.half_life_days);
-            let top = s.activity.iter().copied().fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
-            let w = settings.audience_activity_weight as f32 / top;
-            for (c, &a) in s.activity.iter().enumerate() {
-                scores.insert(c as u32, (w * a * shift, None));
+        let n = s.customers.len();
+        AUDIENCE_SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let (scores, last) = &mut *scratch;
+            scores.clear();
+            scores.resize(n, 0.0);
+            last.clear();
+            last.resize(n, None);
+            // Every customer, by how much they shop: the prior that breaks ties among the rest.
+            if settings.audience_activity_weight > 0.0 {
+                let shift = decay(at - s.reference, settings.half_life_days);
+                let top = s.activity.iter().copied().fold(0.0f32, f32::max).max(f32::MIN_POSITIVE);
+                let w = settings.audience_activity_weight as f32 / top;
+                for (score, &a) in scores.iter_mut().zip(&s.activity) {
+                    *score = w * a * shift;
+                }
             }
-        }
-        // Customers who lead to the product: they bought what is bought with it or before it.
-        let related_weight = settings.audience_related_weight as f32;
-        for &(i, rel) in &inner.incoming[y as usize] {
-            for &(c, k) in &inner.buyers_of[i as usize] {
-                let h = &s.history[c as usize][k as usize];
-                let a = affinity::score(s, settings, h, at);
-                scores.entry(c).or_insert((0.0, None)).0 += related_weight * rel * a;
+            // Customers who lead to the product: they bought what is bought with it or before it. The strongest
+            // sources carry the signal; a best seller's thousands of weak ones only cost time.
+            let mut sources = inner.incoming[y as usize].clone();
+            if sources.len() > AUDIENCE_SOURCES {
+                sources.select_nth_unstable_by(AUDIENCE_SOURCES, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+                sources.truncate(AUDIENCE_SOURCES);
+                sources.sort_unstable_by_key(|e| e.0);
             }
-        }
-        // Customers who buy it themselves, the more so when due.
-        for &(c, k) in &inner.buyers_of[y as usize] {
-            let h = &s.history[c as usize][k as usize];
-            let e = scores.entry(c).or_insert((0.0, None));
-            e.0 += settings.audience_own_weight as f32 * affinity::score(s, settings, h, at);
-            e.1 = Some(h.last);
-        }
-        let ids = s.customers.ids();
-        let mut v: Vec<(u32, f32, Option<i64>)> = scores
-            .into_iter()
-            .filter(|(_, (sc, _))| sc.is_finite() && *sc > 0.0)
-            .map(|(c, (sc, l))| (c, sc, l))
-            .collect();
-        v.sort_unstable_by(|a, b| b.1.total_cmp(&a.1).then_with(|| ids[a.0 as usize].cmp(&ids[b.0 as usize])));
-        v.truncate(limit);
-        v.into_iter()
-            .map(|(c, score, last)| AudienceMember {
-                customer: ids[c as usize].clone(),
-                score,
-                last_purchase: last.map(Timestamp),
-            })
-            .collect()
+            let related_weight = settings.audience_related_weight as f32;
+            for &(i, rel) in &sources {
+                for &c in &inner.buyers_of[i as usize] {
+                    if let Some(h) = history_item(s, c, i) {
+                        scores[c as usize] += related_weight * rel * affinity::score(s, settings, h, at);
+                    }
+                }
+            }
+            // Customers who buy it themselves, the more so when due.
+            for &c in &inner.buyers_of[y as usize] {
+                if let Some(h) = history_item(s, c, y) {
+                    scores[c as usize] += settings.audience_own_weight as f32 * affinity::score(s, settings, h, at);
+                    last[c as usize] = Some(h.last);
+                }
+            }
+            let ids = s.customers.ids();
+            let by = |a: &(u32, f32), b: &(u32, f32)| {
+                b.1.total_cmp(&a.1).then_with(|| ids[a.0 as usize].cmp(&ids[b.0 as usize]))
+            };
+            let mut v: Vec<(u32, f32)> = scores
+                .iter()
+                .enumerate()
+                .filter(|(_, sc)| sc.is_finite() && **sc > 0.0)
+                .map(|(c, &sc)| (c as u32, sc))
+                .collect();
+            if v.len() > limit {
+                v.select_nth_unstable_by(limit, by);
+                v.truncate(limit);
+            }
+            v.sort_unstable_by(by);
+            v.into_iter()
+                .map(|(c, score)| AudienceMember {
+                    customer: ids[c as usize].clone(),
+                    score,
+                    last_purchase: last[c as usize].map(Timestamp),
+                })
+                .collect()
+        })
     }
 
     fn ranking(&self, ranking: Ranking, limit: usize) -> Vec<Scored> {
@@ -286,7 +321,10 @@ impl IntentModel for ClerkCore {
         let settings = &self.settings;
         let n = s.n_products() as u32;
         let mut v: Vec<(u32, f32)> = match ranking {
-            Ranking::Popular => (0..n).map(|p| (p, s.popularity[p as usize])).collect(),
+            Ranking::Popular => {
+                let now = decay(s.latest - s.reference, settings.popularity_half_life_days);
+                (0..n).map(|p| (p, s.popularity[p as usize] * now)).collect()
+            }
             Ranking::Trending => {
                 let ratio = settings.trending_recent_days / settings.trending_baseline_days;
                 let prior = settings.trending_prior;
@@ -319,7 +357,7 @@ impl IntentModel for ClerkCore {
             customers: s.customers.len(),
             orders: s.orders as usize,
             relations: s.related.iter().flatten().map(Vec::len).sum(),
-            reference_time: (s.orders > 0).then_some(Timestamp(s.reference)),
+            reference_time: (s.orders > 0).then_some(Timestamp(s.latest)),
         }
     }
 

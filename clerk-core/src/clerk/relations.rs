@@ -39,15 +39,53 @@ pub(crate) fn top(s: &State, mut v: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)
     v
 }
 
+/// The counts behind relation `kind`: pair counts, rows holding each product on either side, and all rows.
+fn tables(s: &State, kind: usize) -> (&super::counts::PairCounts, &[u32], &[u32], f64) {
+    match kind {
+        TOGETHER => (&s.together, &s.product_orders, &s.product_orders, s.orders as f64),
+        NEXT => (&s.next, &s.product_orders, &s.window_orders, s.orders as f64),
+        _ => (&s.regulars, &s.regular_customers, &s.regular_customers, s.customers.len() as f64),
+    }
+}
+
+/// The score of `j` in row `i` of relation `kind` (`count / rows with i`), whatever its significance; `None`
+/// without a count.
+pub(crate) fn pair_score(s: &State, kind: usize, i: u32, j: u32) -> Option<f32> {
+    let (counts, left, _, _) = tables(s, kind);
+    let c = counts.get(i, j);
+    let n_i = left[i as usize];
+    (c > 0 && n_i > 0).then(|| (f64::from(c) / f64::from(n_i)) as f32)
+}
+
+/// The score of `j` in row `i` of relation `kind` when the pair is related (indexable, frequent and
+/// significant enough), as [`association_row`] decides.
+pub(crate) fn significant_pair(s: &State, settings: &Settings, kind: usize, i: u32, j: u32) -> Option<f32> {
+    let (counts, left, right, n) = tables(s, kind);
+    if i == j || !s.indexable[j as usize] {
+        return None;
+    }
+    let c = counts.get(i, j);
+    test_pair(settings, c, f64::from(left[i as usize]), f64::from(right[j as usize]), n)
+}
+
+/// The significance test of one pair: count, above chance, LLR; the score when it passes.
+fn test_pair(settings: &Settings, c: u32, n_i: f64, n_j: f64, n: f64) -> Option<f32> {
+    if c < settings.min_pair_count || n_i == 0.0 {
+        return None;
+    }
+    let c = f64::from(c);
+    // The cheap test first: most pairs are not above chance, and need no logarithms.
+    if c * n <= n_i * n_j {
+        return None;
+    }
+    (signed_llr(c, n_i, n_j, n) >= settings.min_llr).then_some((c / n_i) as f32)
+}
+
 /// Bought together (`kind == TOGETHER`), bought next (`NEXT`) or same customers (`SAME_CUSTOMERS`) of product
 /// `i`: partners whose count is significant by LLR and above chance, scored by the conditional probability
 /// `count / rows with i` (rows: orders, or customers for whom `i` is a regular).
 pub(crate) fn association_row(s: &State, settings: &Settings, kind: usize, i: u32) -> Vec<(u32, f32)> {
-    let (counts, left, right, n) = match kind {
-        TOGETHER => (&s.together, &s.product_orders, &s.product_orders, s.orders as f64),
-        NEXT => (&s.next, &s.product_orders, &s.window_orders, s.orders as f64),
-        _ => (&s.regulars, &s.regular_customers, &s.regular_customers, s.customers.len() as f64),
-    };
+    let (counts, left, right, n) = tables(s, kind);
     let Some(row) = counts.rows.get(i as usize) else { return Vec::new() };
     let n_i = f64::from(left[i as usize]);
     if n_i == 0.0 {
@@ -56,19 +94,7 @@ pub(crate) fn association_row(s: &State, settings: &Settings, kind: usize, i: u3
     let v: Vec<(u32, f32)> = row
         .iter()
         .filter(|&&(j, _)| s.indexable[j as usize])
-        .filter_map(|&(j, c)| {
-            if c < settings.min_pair_count {
-                return None;
-            }
-            let c = f64::from(c);
-            let n_j = f64::from(right[j as usize]);
-            // The cheap test first: most pairs are not above chance, and need no logarithms.
-            if c * n <= n_i * n_j {
-                return None;
-            }
-            let llr = signed_llr(c, n_i, n_j, n);
-            (llr >= settings.min_llr).then_some((j, (c / n_i) as f32))
-        })
+        .filter_map(|&(j, c)| test_pair(settings, c, n_i, f64::from(right[j as usize]), n).map(|score| (j, score)))
         .collect();
     top(s, v, settings.top_k)
 }

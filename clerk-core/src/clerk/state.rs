@@ -28,8 +28,11 @@ pub(crate) struct State {
     pub(crate) products: Interner,
     pub(crate) customers: Interner,
     pub(crate) indexable: Vec<bool>,
-    /// The time decays are relative to: the last order analysed.
+    /// The time decays are relative to: the last order of the full analysis.
     pub(crate) reference: i64,
+    /// The last order seen, folded-in ones included: the default "now" of look-ups. Decayed weights stay
+    /// relative to `reference` (a fold-in never rescales them all) and are moved to "now" when read.
+    pub(crate) latest: i64,
     /// Orders analysed (with at least one product).
     pub(crate) orders: u64,
     /// Orders holding each product.
