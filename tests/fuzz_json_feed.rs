@@ -75,11 +75,6 @@ fn check_accounting(report: &SyncReport, store: &MemoryStore) {
     assert!(counts.customers as u64 <= report.stored.customers, "{report}");
     assert!(counts.orders as u64 <= report.stored.orders, "{report}");
     for kind in RecordKind::ALL {
-        if kind == RecordKind::Order && !harness::known_bugs() {
-            // Known bug (see `duplicate_order_ids_are_counted_as_read`): a repeated order id is rejected without
-            // being counted as read.
-            continue;
-        }
         let (read, stored, rejected) = (report.read.get(kind), report.stored.get(kind), report.rejected.get(kind));
         assert!(stored + rejected <= read, "{kind}: read {read}, stored {stored}, rejected {rejected}: {report}");
     }
@@ -252,18 +247,10 @@ proptest! {
 /// A Latin-1 (not UTF-8) line in an NDJSON feed must cost that line only: it is reported, and the good records
 /// after it are stored.
 ///
-/// Bug: `clerk-sync/src/json_feed.rs`, the NDJSON loop of `JsonFeedImporter::read` (`input.read_line(&mut
-/// line)`, `Err(e) => { ...; break; }`): `read_line` fails with `InvalidData` on a line that is not UTF-8 and
-/// the loop stops, so every record after that line is lost, and the feed is reported `unreadable_source` (a
-/// full sync then skips its mirror). Fix: read bytes with `read_until(b'\n', &mut buf)` and parse with
-/// `serde_json::from_slice` (or `String::from_utf8` per line), reporting a bad line as `malformed` and going on.
+/// A line that is not UTF-8 in an NDJSON feed is one malformed record; the records after it are stored
+/// (regression: the reader used to stop at such a line).
 #[test]
-#[ignore = "bug: a non-UTF-8 NDJSON line stops the feed (json_feed.rs read_line error -> break)"]
 fn latin1_line_in_ndjson_costs_one_line() {
-    if !harness::known_bugs() {
-        eprintln!("known bug, skipped (CLERK_KNOWN_BUGS=1 runs it)");
-        return;
-    }
     let mut bytes = Vec::new();
     bytes.extend_from_slice(good_product(0).to_string().as_bytes());
     bytes.extend_from_slice(b"\n{\"id\": \"caf\xe9\", \"name\": \"Caf\xe9 cr\xe8me\"}\n");
@@ -282,18 +269,10 @@ fn latin1_line_in_ndjson_costs_one_line() {
 
 /// Every rejected record was read: `read >= stored + rejected` for every kind.
 ///
-/// Bug: `clerk-sync/src/core_importer.rs:520` (`Session::order`): `read.orders` is incremented only for the
-/// first occurrence of an id (`if slot.is_none()`), but a second whole `Record::Order` with the same id is then
-/// rejected as `duplicate_id` and counted in `rejected.orders`, so a feed with two orders `o1` reports read 1,
-/// stored 1, rejected 1 (and `DataHealth`'s rejected share can exceed 100%). Fix: count the read when
-/// `slot.is_none() || !part` (a repeated whole order is a record read).
+/// A repeated whole order is read, then rejected as a duplicate (regression: it used to be counted rejected
+/// but not read).
 #[test]
-#[ignore = "bug: a duplicate order id is counted rejected but not read (core_importer.rs:520)"]
 fn duplicate_order_ids_are_counted_as_read() {
-    if !harness::known_bugs() {
-        eprintln!("known bug, skipped (CLERK_KNOWN_BUGS=1 runs it)");
-        return;
-    }
     let line = good_order(0).to_string();
     let (report, store) = sync(JsonFeedImporter::new("dup").orders(format!("{line}\n{line}\n")));
     check_accounting(&report, &store);

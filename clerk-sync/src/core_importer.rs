@@ -517,7 +517,9 @@ impl<'a> Session<'a> {
         let n_lines = o.lines.len() as u64;
         self.report.lines.read += n_lines;
         let slot = self.orders.get(o.id.as_str()).copied();
-        if slot.is_none() {
+        // A part of an order seen earlier (its lines arrive on many rows) is not another order; a repeated
+        // whole order is, and is read (then rejected as a duplicate).
+        if slot.is_none() || !part {
             self.report.read.orders += 1;
         }
         let head = match slot {

@@ -285,12 +285,14 @@ impl Importer for JsonFeedImporter {
                     }
                 },
                 Some(_) => {
-                    let mut line = String::new();
+                    // Lines are read as bytes: one line in another encoding is one malformed record, not the
+                    // end of the feed.
+                    let mut bytes = Vec::new();
                     let mut number = blank_lines;
                     loop {
-                        line.clear();
+                        bytes.clear();
                         number += 1;
-                        match input.read_line(&mut line) {
+                        match input.read_until(b'\n', &mut bytes) {
                             Ok(0) => break,
                             Ok(_) => {}
                             Err(e) => {
@@ -303,10 +305,10 @@ impl Importer for JsonFeedImporter {
                                 break;
                             }
                         }
-                        if line.trim().is_empty() {
+                        if bytes.iter().all(u8::is_ascii_whitespace) {
                             continue;
                         }
-                        match serde_json::from_str::<Value>(&line) {
+                        match serde_json::from_slice::<Value>(&bytes) {
                             Ok(value) => {
                                 emit(sink, kind, Location::line(&src, number), value, after, &mut latest).await?
                             }
