@@ -5,8 +5,10 @@
 //! ```text
 //! cargo run --release --example evaluate -- --orders FILE --cutoff "YYYY-MM-DD HH:MM:SS" [--catalog FILE]
 //!     [--customer-col C --order-col O --product-col P --quantity-col Q --time-col T --category-col K --type-col Y]
-//!     [--model clerk|popularity|clerk,popularity]
+//!     [--model clerk|popularity|clerk,popularity] [--threads N]
 //! ```
+//!
+//! `--threads` sets the analysis' worker threads (default: every core); queries always run on one thread.
 //!
 //! We will:
 //! 1. import the order lines (and the catalog) through clerk-sync's CSV importers and Core Importer, which drop
@@ -46,13 +48,14 @@ struct Args {
     category: String,
     product_type: String,
     models: Vec<String>,
+    threads: Option<usize>,
 }
 
 fn usage(problem: &str) -> ! {
     eprintln!(
         "{problem}\nusage: evaluate --orders FILE --cutoff \"YYYY-MM-DD HH:MM:SS\" [--catalog FILE] \
          [--customer-col C --order-col O --product-col P --quantity-col Q --time-col T --category-col K \
-         --type-col Y] [--model clerk|popularity|clerk,popularity]"
+         --type-col Y] [--model clerk|popularity|clerk,popularity] [--threads N]"
     );
     std::process::exit(2)
 }
@@ -70,6 +73,7 @@ fn parse_args() -> Args {
         category: "category".into(),
         product_type: "type".into(),
         models: vec!["clerk".into(), "popularity".into()],
+        threads: None,
     };
     let mut cutoff = None;
     let mut it = std::env::args().skip(1);
@@ -87,6 +91,7 @@ fn parse_args() -> Args {
             "--category-col" => a.category = value,
             "--type-col" => a.product_type = value,
             "--model" => a.models = value.split(',').map(str::to_owned).collect(),
+            "--threads" => a.threads = Some(value.parse().unwrap_or_else(|_| usage("--threads needs a number"))),
             other => usage(&format!("unknown flag {other}")),
         }
     }
@@ -185,11 +190,12 @@ fn main() {
         .and_then(|d| d.file_name())
         .map_or_else(|| "orders".to_owned(), |d| d.to_string_lossy().into_owned());
     let nproc = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let threads = args.threads.unwrap_or(nproc);
     let mut rows = Vec::new();
     for name in &args.models {
         let model: Arc<dyn IntentModel> = match name.as_str() {
             "clerk" => {
-                let mut settings = Settings::default();
+                let mut settings = Settings { threads: args.threads, ..Settings::default() };
                 settings.type_attributes.insert(0, args.product_type.clone());
                 Arc::new(ClerkCore::new(settings))
             }
@@ -213,8 +219,8 @@ fn main() {
             }
             out.insert("fit_s".into(), fit_s.into());
             out.insert("task1_qps".into(), qps);
-            // Engine queries and the analysis run on one thread here; the analysis itself may use every core.
-            out.insert("threads".into(), nproc.into());
+            // The analysis' worker threads; the queries of every task run on one thread.
+            out.insert("threads".into(), threads.into());
             out.insert("nproc".into(), nproc.into());
             *obj = out;
         }

@@ -53,6 +53,7 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
             eprintln!("analysis: {what} at {:.3}s", clock.elapsed().as_secs_f64());
         }
     };
+    s.rank_ids();
     catalog_keys(data, settings, &mut s);
 
     let orders: Vec<_> = data.orders.iter().filter(|o| o.end > o.start).collect();

@@ -260,6 +260,9 @@ impl Changes {
 fn grow(inner: &mut Inner) {
     let s = &mut inner.state;
     let n = s.products.len();
+    if s.id_rank.len() != n {
+        s.rank_ids();
+    }
     s.indexable.resize(n, true);
     s.product_orders.resize(n, 0);
     s.window_orders.resize(n, 0);

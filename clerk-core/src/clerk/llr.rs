@@ -1,8 +1,19 @@
 //! Dunning's log-likelihood ratio for 2x2 contingency tables (Dunning 1993; Mahout's `LogLikelihood`).
 
+/// Counts below this read `x ln x` from a table: an analysis tests tens of millions of pairs, all of integer
+/// counts, and the logarithm would dominate it.
+const TABLE: usize = 1 << 20;
+
+fn table() -> &'static [f64] {
+    static XLOGX: std::sync::OnceLock<Vec<f64>> = std::sync::OnceLock::new();
+    XLOGX.get_or_init(|| (0..TABLE).map(|x| if x == 0 { 0.0 } else { x as f64 * (x as f64).ln() }).collect())
+}
+
 fn x_log_x(x: f64) -> f64 {
     if x <= 0.0 {
         0.0
+    } else if x < TABLE as f64 && x.fract() == 0.0 {
+        table()[x as usize]
     } else {
         x * x.ln()
     }

@@ -51,7 +51,8 @@ struct Inner {
 }
 
 impl Inner {
-    fn new(state: State) -> Self {
+    fn new(mut state: State) -> Self {
+        state.rank_ids();
         let mut inner = Inner { state, incoming: Vec::new(), buyers_of: Vec::new() };
         inner.rebuild_derived();
         inner

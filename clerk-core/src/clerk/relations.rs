@@ -15,9 +15,9 @@ pub(crate) const SAME_CUSTOMERS: usize = 3;
 
 /// Best first, ties by the smaller external id (deterministic whatever the interning order).
 fn by_rank<'a>(s: &'a State) -> impl Fn(&(u32, f32), &(u32, f32)) -> Ordering + 'a {
-    let ids = s.products.ids();
+    let rank = &s.id_rank;
     move |a, b| match b.1.total_cmp(&a.1) {
-        Ordering::Equal => ids[a.0 as usize].cmp(&ids[b.0 as usize]),
+        Ordering::Equal => rank[a.0 as usize].cmp(&rank[b.0 as usize]),
         o => o,
     }
 }

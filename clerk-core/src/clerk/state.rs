@@ -72,11 +72,27 @@ pub(crate) struct State {
     pub(crate) category: Vec<u32>,
     pub(crate) brand: Vec<u32>,
     pub(crate) keys: Interner,
+    /// Per product: the position of its id in id order, so ties are broken by id without comparing strings
+    /// (derived: rebuilt by [`State::rank_ids`] after an analysis, a load or new products).
+    #[serde(skip)]
+    pub(crate) id_rank: Vec<u32>,
 }
 
 impl State {
     pub(crate) fn n_products(&self) -> usize {
         self.products.len()
+    }
+
+    /// Rebuilds [`id_rank`](Self::id_rank).
+    pub(crate) fn rank_ids(&mut self) {
+        let ids = self.products.ids();
+        let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+        let mut rank = vec![0u32; ids.len()];
+        for (r, &p) in order.iter().enumerate() {
+            rank[p as usize] = r as u32;
+        }
+        self.id_rank = rank;
     }
 }
 
