@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 use std::hash::BuildHasherDefault;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
@@ -71,6 +71,20 @@ pub struct CoreImporter {
     store: DynDataStore,
     config: CoreConfig,
     clock: Clock,
+    live: Arc<Mutex<LiveWrites>>,
+}
+
+/// Real-time writes made while syncs run, shared by the clones of one Core Importer: a real-time update wins
+/// over a sync that is running when it arrives (the sync neither overwrites nor deletes what it wrote).
+#[derive(Debug, Default)]
+struct LiveWrites {
+    syncs: usize,
+    written: FxHashSet<(RecordKind, String)>,
+}
+
+fn lock(live: &Mutex<LiveWrites>) -> std::sync::MutexGuard<'_, LiveWrites> {
+    // The guarded data is a counter and a set that stay valid whatever a panicking holder did.
+    live.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 impl std::fmt::Debug for CoreImporter {
@@ -82,7 +96,7 @@ impl std::fmt::Debug for CoreImporter {
 impl CoreImporter {
     /// A Core Importer over `store` with the default settings and the system clock.
     pub fn new(store: DynDataStore) -> Self {
-        CoreImporter { store, config: CoreConfig::default(), clock: system_clock() }
+        CoreImporter { store, config: CoreConfig::default(), clock: system_clock(), live: Arc::default() }
     }
 
     /// With these settings.
@@ -118,7 +132,8 @@ impl CoreImporter {
         let name = importer.name().to_owned();
         let kinds = importer.kinds();
         let mut report = SyncReport::new(name, mode.is_full(), rules.now);
-        let result = match Session::start(self.store.as_ref(), rules, &self.config).await {
+        lock(&self.live).syncs += 1;
+        let result = match Session::start(self.store.as_ref(), rules, &self.config, self.live.clone()).await {
             Err(e) => Err(ImportError::Store(e)),
             Ok(mut session) => {
                 let read = importer.read(&mode, &mut session).await;
@@ -133,6 +148,13 @@ impl CoreImporter {
                 result
             }
         };
+        {
+            let mut live = lock(&self.live);
+            live.syncs -= 1;
+            if live.syncs == 0 {
+                live.written.clear();
+            }
+        }
         match result {
             Ok(cursor) => report.cursor = Some(cursor),
             Err(e) => report.outcome = Outcome::Failed(e.to_string()),
@@ -148,6 +170,19 @@ impl CoreImporter {
     /// ([`DataStore::changes_since`]), which the analysis polls to decide between a fold-in and a full
     /// re-analysis. The returned [`ChangeNotice`] carries that position, for hosts that want to push instead.
     pub async fn apply(&self, update: RealtimeUpdate) -> Result<ChangeNotice, ApplyError> {
+        {
+            let mut live = lock(&self.live);
+            if live.syncs > 0 {
+                let key = match &update {
+                    RealtimeUpdate::Product(p) => Some((RecordKind::Product, p.id.clone())),
+                    RealtimeUpdate::Category(c) => Some((RecordKind::Category, c.id.clone())),
+                    RealtimeUpdate::Customer(c) => Some((RecordKind::Customer, c.id.clone())),
+                    RealtimeUpdate::Removed { kind, id } => Some((*kind, id.clone())),
+                    RealtimeUpdate::Order(_) => None,
+                };
+                live.written.extend(key);
+            }
+        }
         let rules = self.rules();
         let store = self.store.as_ref();
         let mut notice = ChangeNotice {
@@ -338,6 +373,7 @@ struct Session<'a> {
     customers: Vec<Customer>,
     pending_orders: Vec<Order>,
     unreadable: Option<String>,
+    live: Arc<Mutex<LiveWrites>>,
 }
 
 async fn id_set(store: &dyn DataStore, kind: RecordKind) -> Result<FxHashSet<String>, StoreError> {
@@ -345,7 +381,12 @@ async fn id_set(store: &dyn DataStore, kind: RecordKind) -> Result<FxHashSet<Str
 }
 
 impl<'a> Session<'a> {
-    async fn start(store: &'a dyn DataStore, rules: Rules, config: &CoreConfig) -> Result<Self, StoreError> {
+    async fn start(
+        store: &'a dyn DataStore,
+        rules: Rules,
+        config: &CoreConfig,
+        live: Arc<Mutex<LiveWrites>>,
+    ) -> Result<Self, StoreError> {
         Ok(Session {
             store,
             rules,
@@ -368,6 +409,7 @@ impl<'a> Session<'a> {
             customers: Vec::new(),
             pending_orders: Vec::new(),
             unreadable: None,
+            live,
         })
     }
 
@@ -408,23 +450,41 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// Drops the records a real-time update wrote during this sync: the newer write wins.
+    fn keep_live<T>(&mut self, kind: RecordKind, records: Vec<T>, id: impl Fn(&T) -> &str) -> Vec<T> {
+        let live = lock(&self.live);
+        if live.written.is_empty() {
+            return records;
+        }
+        let before = records.len();
+        let kept: Vec<T> = records.into_iter().filter(|r| !live.written.contains(&(kind, id(r).to_owned()))).collect();
+        *self.report.stored.get_mut(kind) -= (before - kept.len()) as u64;
+        kept
+    }
+
     async fn flush_products(&mut self) -> Result<(), ImportError> {
-        if !self.products.is_empty() {
-            self.store.upsert_products(std::mem::take(&mut self.products)).await?;
+        let batch = std::mem::take(&mut self.products);
+        let batch = self.keep_live(RecordKind::Product, batch, |p| &p.id);
+        if !batch.is_empty() {
+            self.store.upsert_products(batch).await?;
         }
         Ok(())
     }
 
     async fn flush_categories(&mut self) -> Result<(), ImportError> {
-        if !self.categories.is_empty() {
-            self.store.upsert_categories(std::mem::take(&mut self.categories)).await?;
+        let batch = std::mem::take(&mut self.categories);
+        let batch = self.keep_live(RecordKind::Category, batch, |c| &c.id);
+        if !batch.is_empty() {
+            self.store.upsert_categories(batch).await?;
         }
         Ok(())
     }
 
     async fn flush_customers(&mut self) -> Result<(), ImportError> {
-        if !self.customers.is_empty() {
-            self.store.upsert_customers(std::mem::take(&mut self.customers)).await?;
+        let batch = std::mem::take(&mut self.customers);
+        let batch = self.keep_live(RecordKind::Customer, batch, |c| &c.id);
+        if !batch.is_empty() {
+            self.store.upsert_customers(batch).await?;
         }
         Ok(())
     }
@@ -708,8 +768,14 @@ impl<'a> Session<'a> {
             };
             let absent: Vec<String> =
                 self.store.ids(kind).await?.into_iter().filter(|id| !seen.contains(id.as_str())).collect();
-            let absent: Vec<String> =
-                absent.into_iter().filter(|id| !self.rejected_ids.contains(&(kind, id.clone()))).collect();
+            let live = lock(&self.live);
+            let absent: Vec<String> = absent
+                .into_iter()
+                .filter(|id| {
+                    !self.rejected_ids.contains(&(kind, id.clone())) && !live.written.contains(&(kind, id.clone()))
+                })
+                .collect();
+            drop(live);
             if !absent.is_empty() {
                 let n = self.store.delete(kind, &absent).await?;
                 *self.report.deleted.get_mut(kind) += n as u64;
