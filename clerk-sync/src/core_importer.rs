@@ -768,14 +768,15 @@ impl<'a> Session<'a> {
             };
             let absent: Vec<String> =
                 self.store.ids(kind).await?.into_iter().filter(|id| !seen.contains(id.as_str())).collect();
-            let live = lock(&self.live);
-            let absent: Vec<String> = absent
-                .into_iter()
-                .filter(|id| {
-                    !self.rejected_ids.contains(&(kind, id.clone())) && !live.written.contains(&(kind, id.clone()))
-                })
-                .collect();
-            drop(live);
+            let absent: Vec<String> = {
+                let live = lock(&self.live);
+                absent
+                    .into_iter()
+                    .filter(|id| {
+                        !self.rejected_ids.contains(&(kind, id.clone())) && !live.written.contains(&(kind, id.clone()))
+                    })
+                    .collect()
+            };
             if !absent.is_empty() {
                 let n = self.store.delete(kind, &absent).await?;
                 *self.report.deleted.get_mut(kind) += n as u64;
