@@ -1,7 +1,8 @@
 //! The embedded default, end to end: a synthetic shop is imported, analysed and asked one query of each kind.
 //!
 //! ```text
-//! cargo run --release --example quickstart
+//! cargo run --release --example quickstart                      # in memory
+//! cargo run --release --example quickstart -- --sqlite shop.db  # the same on a durable SQLite store
 //! ```
 //!
 //! 1. **Shop.** `SyntheticShop::generate(&ShopConfig::default())` builds a grocery-like shop from a seed (about
@@ -36,6 +37,12 @@ fn main() -> Result<(), Error> {
 }
 
 async fn run() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let store: Arc<dyn clerk::DataStore> = match args.as_slice() {
+        [] => Arc::new(clerk::MemoryStore::new()),
+        [flag, path] if flag == "--sqlite" => Arc::new(clerk_sqlite::SqliteStore::open(path)?),
+        _ => return Err("usage: quickstart [--sqlite PATH]".into()),
+    };
     let started = Instant::now();
     let shop = SyntheticShop::generate(&ShopConfig::default());
     println!(
@@ -60,6 +67,7 @@ async fn run() -> Result<(), Error> {
     // The handle's clock stands at the end of the synthetic year, so times read like the shop's.
     let now = shop.end();
     let clerk = Clerk::builder()
+        .store(store)
         .importer(VecImporter::new("synthetic-shop", &kinds).with(records))
         .clock(Arc::new(move || now))
         .build()
