@@ -12,6 +12,7 @@ use clerk_core::intern::FxHashMap;
 use clerk_core::model::Scored;
 use serde::{Deserialize, Serialize};
 
+use crate::keys::Keys;
 use crate::response::Reason;
 
 /// The weights and depths of the blends. Defaults are documented on each field; they are starting points to
@@ -127,21 +128,23 @@ impl Blend {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Candidate {
     pub(crate) id: Arc<str>,
+    pub(crate) key: u32,
     pub(crate) score: f32,
     pub(crate) reason: Reason,
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct Acc {
+    id: Arc<str>,
     total: f32,
     best: f32,
     reason: Reason,
 }
 
-/// Sums weighted, normalised signal lists per product.
+/// Sums weighted, normalised signal lists per product, keyed by the query's dense product keys.
 #[derive(Debug, Default)]
 pub(crate) struct Scores {
-    map: FxHashMap<Arc<str>, Acc>,
+    map: FxHashMap<u32, Acc>,
 }
 
 fn top_score(list: &[Scored]) -> Option<f32> {
@@ -160,25 +163,25 @@ impl Scores {
 
     /// Adds `list`, normalised by its best score, times `weight`: for lists whose scale means nothing across
     /// calls (a customer's affinity).
-    pub(crate) fn add(&mut self, list: &[Scored], weight: f32, reason: Reason) {
+    pub(crate) fn add(&mut self, keys: &mut Keys<'_>, list: &[Scored], weight: f32, reason: Reason) {
         let Some(top) = top_score(list) else { return };
-        self.add_inner(list, weight / top, reason, false);
+        self.add_inner(keys, list, weight / top, reason, false);
     }
 
     /// Adds `list` with its scores as they are, times `weight`: for relation lists, whose scores the
     /// [`IntentModel`](clerk_core::IntentModel) contract makes comparable across query products (so a strong
     /// partner of one basket item outweighs a weak partner of another).
-    pub(crate) fn add_raw(&mut self, list: &[Scored], weight: f32, reason: Reason) {
-        self.add_inner(list, weight, reason, false);
+    pub(crate) fn add_raw(&mut self, keys: &mut Keys<'_>, list: &[Scored], weight: f32, reason: Reason) {
+        self.add_inner(keys, list, weight, reason, false);
     }
 
     /// Like [`add`](Self::add) but only for products already present (a re-ranking boost).
-    pub(crate) fn boost(&mut self, list: &[Scored], weight: f32, reason: Reason) {
+    pub(crate) fn boost(&mut self, keys: &mut Keys<'_>, list: &[Scored], weight: f32, reason: Reason) {
         let Some(top) = top_score(list) else { return };
-        self.add_inner(list, weight / top, reason, true);
+        self.add_inner(keys, list, weight / top, reason, true);
     }
 
-    fn add_inner(&mut self, list: &[Scored], weight: f32, reason: Reason, only_existing: bool) {
+    fn add_inner(&mut self, keys: &mut Keys<'_>, list: &[Scored], weight: f32, reason: Reason, only_existing: bool) {
         if !(weight.is_finite() && weight > 0.0) {
             return;
         }
@@ -187,13 +190,14 @@ impl Scores {
                 continue;
             }
             let part = weight * s.score;
+            let key = keys.key(&s.id);
             if only_existing {
-                if let Some(a) = self.map.get_mut(&s.id) {
+                if let Some(a) = self.map.get_mut(&key) {
                     a.total += part;
                 }
                 continue;
             }
-            let a = self.map.entry(s.id.clone()).or_insert(Acc { total: 0.0, best: 0.0, reason });
+            let a = self.map.entry(key).or_insert_with(|| Acc { id: s.id.clone(), total: 0.0, best: 0.0, reason });
             a.total += part;
             if part > a.best {
                 a.best = part;
@@ -208,7 +212,7 @@ impl Scores {
             .map
             .into_iter()
             .filter(|(_, a)| a.total.is_finite() && a.total > 0.0)
-            .map(|(id, a)| Candidate { id, score: a.total, reason: a.reason })
+            .map(|(key, a)| Candidate { id: a.id, key, score: a.total, reason: a.reason })
             .collect();
         v.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
         v
@@ -218,6 +222,12 @@ impl Scores {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Catalog;
+    use crate::history::History;
+
+    fn keys<'a>(c: &'a Catalog, h: &'a History) -> Keys<'a> {
+        Keys::new(c, h, &[])
+    }
 
     fn s(id: &str, score: f32) -> Scored {
         Scored { id: id.into(), score }
@@ -225,9 +235,11 @@ mod tests {
 
     #[test]
     fn lists_are_normalised_weighted_and_summed() {
+        let (c, h) = (Catalog::new(), History::new());
+        let k = &mut keys(&c, &h);
         let mut sc = Scores::new();
-        sc.add(&[s("a", 10.0), s("b", 5.0)], 1.0, Reason::BoughtTogether);
-        sc.add(&[s("b", 2.0), s("c", 1.0)], 0.5, Reason::BoughtNext);
+        sc.add(k, &[s("a", 10.0), s("b", 5.0)], 1.0, Reason::BoughtTogether);
+        sc.add(k, &[s("b", 2.0), s("c", 1.0)], 0.5, Reason::BoughtNext);
         let v = sc.into_sorted();
         let got: Vec<(&str, f32, Reason)> = v.iter().map(|c| (&*c.id, c.score, c.reason)).collect();
         assert_eq!(
@@ -242,9 +254,11 @@ mod tests {
 
     #[test]
     fn boost_touches_only_present_items_and_bad_scores_are_ignored() {
+        let (c, h) = (Catalog::new(), History::new());
+        let k = &mut keys(&c, &h);
         let mut sc = Scores::new();
-        sc.add(&[s("a", 1.0), s("x", f32::NAN), s("y", -1.0)], 1.0, Reason::Alternative);
-        sc.boost(&[s("a", 2.0), s("z", 4.0)], 1.0, Reason::History);
+        sc.add(k, &[s("a", 1.0), s("x", f32::NAN), s("y", -1.0)], 1.0, Reason::Alternative);
+        sc.boost(k, &[s("a", 2.0), s("z", 4.0)], 1.0, Reason::History);
         let v = sc.into_sorted();
         assert_eq!(v.len(), 1);
         assert_eq!((&*v[0].id, v[0].score, v[0].reason), ("a", 1.5, Reason::Alternative));
