@@ -861,98 +861,138 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The last purchase time in `since..=until` of a customer's purchases of one product (sorted by time).
+fn last_in(times: &[(u32, Timestamp)], since: Timestamp, until: Timestamp) -> Option<Timestamp> {
+    let end = times.partition_point(|&(_, t)| t <= until);
+    times[..end].last().map(|&(_, t)| t).filter(|&t| t >= since)
+}
+
 /// Customers for a product.
 fn audience(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
     let Query::Audience { product, segment, window } = &req.query else {
         return Err(QueryError::Internal("audience called for another kind".into()));
     };
     let history = &*snap.history;
-    let n_all = history.customer_keys().len().max(snap.model.stats().customers).saturating_add(1);
-    let members = snap.model.audience(product, req.at, n_all);
+    let stats = snap.stats();
+    let n_all = history.customer_keys().len().max(stats.customers).saturating_add(1);
+    let need = req.offset.saturating_add(req.limit);
+    // `interested` lists the model's own ranking: ask for the page (and what the exclusions may remove), and
+    // for everyone only when that came out short. The other segments score every customer.
+    let mut ask = match segment {
+        Segment::Interested => need.saturating_add(req.exclude.len()).max(1).min(n_all),
+        _ => n_all,
+    };
+    let mut members = snap.model.audience(product, req.at, ask);
     let known = !members.is_empty() || snap.catalog.contains(product) || history.knows_product(product);
     if !known {
         return Err(QueryError::UnknownProduct { id: product.clone() });
     }
-    let now = req.at.or(history.last_time()).or(snap.model.stats().reference_time).unwrap_or_default();
+    let now = req.at.or(history.last_time()).or(stats.reference_time).unwrap_or_default();
     let mut since = window.since.unwrap_or(Timestamp::MIN);
     if let Some(d) = window.within_days {
         let secs = (d * clerk_core::domain::DAY as f64).min(1e15) as i64;
         since = since.max(Timestamp(now.secs().saturating_sub(secs)));
     }
     let until = window.until.unwrap_or(Timestamp::MAX);
-    // Last purchase inside the window, per customer.
-    let mut bought: FxHashMap<u32, Timestamp> = FxHashMap::default();
-    let mut ever: FxHashMap<u32, Timestamp> = FxHashMap::default();
-    for &(c, t) in history.buyers(product) {
-        let e = ever.entry(c).or_insert(t);
-        *e = (*e).max(t);
-        if t >= since && t <= until {
-            let e = bought.entry(c).or_insert(t);
-            *e = (*e).max(t);
-        }
-    }
+    // Every purchase of the product as (customer, time), sorted: one customer's purchases are a run.
+    let buyers = history.buyers(product);
+    let purchases_of = |c: u32| {
+        let lo = buyers.partition_point(|&(x, _)| x < c);
+        let hi = lo + buyers[lo..].partition_point(|&(x, _)| x <= c);
+        &buyers[lo..hi]
+    };
     let excluded: HashSet<&str> = req.exclude.iter().map(String::as_str).collect();
     let mut out: Vec<CustomerItem> = Vec::new();
     match segment {
-        Segment::Interested => {
-            for m in members {
+        Segment::Interested => loop {
+            for m in &members {
                 if m.score.is_finite() && !excluded.contains(&*m.customer) {
-                    let last =
-                        m.last_purchase.or_else(|| history.resolve(&m.customer).and_then(|c| bought.get(&c).copied()));
+                    let last = m
+                        .last_purchase
+                        .or_else(|| history.resolve(&m.customer).and_then(|c| last_in(purchases_of(c), since, until)));
                     out.push(CustomerItem {
-                        id: m.customer,
+                        id: m.customer.clone(),
                         score: m.score,
                         reason: Reason::Interested,
                         last_purchase: last,
                     });
                 }
             }
-        }
+            if out.len() >= need || members.len() < ask || ask >= n_all {
+                break;
+            }
+            out.clear();
+            ask = n_all;
+            members = snap.model.audience(product, req.at, ask);
+        },
         Segment::Purchased | Segment::NotPurchased => {
-            let scores: FxHashMap<Arc<str>, f32> =
-                members.into_iter().filter(|m| m.score.is_finite()).map(|m| (m.customer, m.score)).collect();
+            // Dense by purchase-index customer: the model's score (the last one listed for an id), and whether
+            // the request excludes them.
+            let n = history.customer_keys().len();
+            let mut score_of: Vec<f32> = vec![0.0; n];
+            let mut others: FxHashMap<Arc<str>, f32> = FxHashMap::default();
+            for m in members.into_iter().filter(|m| m.score.is_finite()) {
+                match history.index_of_key(&m.customer) {
+                    Some(c) => score_of[c as usize] = m.score,
+                    None => {
+                        others.insert(m.customer, m.score);
+                    }
+                }
+            }
+            let mut is_excluded = vec![false; n];
+            for id in &req.exclude {
+                if let Some(c) = history.index_of_key(id) {
+                    is_excluded[c as usize] = true;
+                }
+            }
+            // Per customer who bought: the last purchase ever and inside the window.
+            let mut ever: Vec<Option<Timestamp>> = vec![None; n];
+            let mut in_window: Vec<Option<Timestamp>> = vec![None; n];
+            for run in buyers.chunk_by(|a, b| a.0 == b.0) {
+                let c = run[0].0 as usize;
+                ever[c] = run.last().map(|&(_, t)| t);
+                in_window[c] = last_in(run, since, until);
+            }
+            let keys = history.customer_keys();
             if *segment == Segment::Purchased {
-                for (&c, &t) in &bought {
-                    let Some(id) = history.key(c) else { continue };
-                    if !excluded.contains(&**id) {
-                        let score = scores.get(id).copied().unwrap_or(0.0);
+                for (c, t) in in_window.iter().enumerate() {
+                    if let (Some(t), false) = (t, is_excluded[c]) {
                         out.push(CustomerItem {
-                            id: id.clone(),
-                            score,
+                            id: keys[c].clone(),
+                            score: score_of[c],
                             reason: Reason::Purchased,
-                            last_purchase: Some(t),
+                            last_purchase: Some(*t),
                         });
                     }
                 }
             } else {
-                let mut listed: HashSet<&str> = HashSet::new();
-                for (c, id) in history.customer_keys().iter().enumerate() {
-                    if !bought.contains_key(&(c as u32)) && !excluded.contains(&**id) {
-                        listed.insert(id);
-                        let score = scores.get(id).copied().unwrap_or(0.0);
-                        let last = ever.get(&(c as u32)).copied();
-                        out.push(CustomerItem {
-                            id: id.clone(),
-                            score,
-                            reason: Reason::NotPurchased,
-                            last_purchase: last,
-                        });
-                    }
+                // Rank by (score, id) first and build items only for the page.
+                let mut picked: Vec<(f32, u32)> = (0..n)
+                    .filter(|&c| in_window[c].is_none() && !is_excluded[c])
+                    .map(|c| (score_of[c], c as u32))
+                    .collect();
+                let cmp = |a: &(f32, u32), b: &(f32, u32)| {
+                    b.0.total_cmp(&a.0).then_with(|| keys[a.1 as usize].cmp(&keys[b.1 as usize]))
+                };
+                if need < picked.len() && need > 0 {
+                    picked.select_nth_unstable_by(need - 1, cmp);
+                    picked.truncate(need);
                 }
-                for (id, score) in &scores {
-                    if history.resolve(id).is_none() && !listed.contains(&**id) && !excluded.contains(&**id) {
-                        out.push(CustomerItem {
-                            id: id.clone(),
-                            score: *score,
-                            reason: Reason::NotPurchased,
-                            last_purchase: None,
-                        });
+                out.extend(picked.into_iter().map(|(score, c)| CustomerItem {
+                    id: keys[c as usize].clone(),
+                    score,
+                    reason: Reason::NotPurchased,
+                    last_purchase: ever[c as usize],
+                }));
+                for (id, score) in others {
+                    if history.resolve(&id).is_none() && !excluded.contains(&*id) {
+                        out.push(CustomerItem { id, score, reason: Reason::NotPurchased, last_purchase: None });
                     }
                 }
             }
         }
     }
-    let end = req.offset.saturating_add(req.limit).min(out.len());
+    let end = need.min(out.len());
     let cmp = |a: &CustomerItem, b: &CustomerItem| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id));
     if end < out.len() && end > 0 {
         out.select_nth_unstable_by(end - 1, cmp);

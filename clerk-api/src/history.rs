@@ -89,6 +89,11 @@ impl History {
         })
     }
 
+    /// The index of a buyer key as it is (no email look-up).
+    pub fn index_of_key(&self, key: &str) -> Option<u32> {
+        self.customers.get(key)
+    }
+
     /// The buyer key ([`Order::buyer_key`]) of a customer index.
     pub fn key(&self, customer: u32) -> Option<&Arc<str>> {
         self.customers.id(customer)
