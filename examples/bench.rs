@@ -382,16 +382,23 @@ fn main() {
     let model: Arc<dyn IntentModel> =
         ClerkCore::new(Settings::default()).analyse(&data).expect("the analysis does not fail");
     let analysis_s = started.elapsed().as_secs_f64();
+    let rss_before_engine = common::rss_mb().unwrap_or(f64::NAN);
+    let started = Instant::now();
     let engine = futures::executor::block_on(QueryEngine::new(store.clone(), model.clone())).expect("engine");
+    let engine_s = started.elapsed().as_secs_f64();
+    let engine_mb = common::rss_mb().unwrap_or(f64::NAN) - rss_before_engine;
     let inputs = Inputs::new(&data);
     eprintln!(
-        "{dataset_name}: {} orders, {} distinct order lines, {} customers, {} products; import {:.1}s, analysis {:.1}s",
+        "{dataset_name}: {} orders, {} distinct order lines, {} customers, {} products; import {:.1}s, analysis {:.1}s, \
+         engine build (catalog + purchase index from the store) {:.2}s, +{:.0} MiB resident",
         data.orders.len(),
         lines,
         data.customers.len(),
         data.products.len(),
         import_s,
-        analysis_s
+        analysis_s,
+        engine_s,
+        engine_mb
     );
     let filter = args.filter.clone().unwrap_or_else(|| {
         if args.catalog.is_some() {
@@ -549,6 +556,8 @@ fn main() {
         "products": data.products.len(),
         "import_s": r2(import_s),
         "analysis_s": r2(analysis_s),
+        "engine_build_s": r2(engine_s),
+        "engine_build_rss_mb": engine_mb.round(),
         "queries_per_kind": n,
         "warmup": warmup,
         "seconds_per_throughput": args.seconds,
