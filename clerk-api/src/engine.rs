@@ -19,7 +19,7 @@ use crate::history::{Bought, History};
 use crate::keys::{self, Keys, NONE};
 use crate::request::{Query, Request, Segment};
 use crate::response::{CustomerItem, Item, Reason, Response};
-use crate::score::{Blend, Candidate, Scores};
+use crate::score::{Blend, Candidate, Resolved, Scores};
 
 /// Everything one query reads, consistent with itself: a model, the catalog and purchase index it is
 /// answered against, the analysis version and the blend weights.
@@ -39,6 +39,17 @@ pub struct Snapshot {
     ranked: [OnceLock<Arc<RankIndex>>; 3],
     stats: OnceLock<ModelStats>,
     history_of_catalog: OnceLock<Arc<Vec<u32>>>,
+    related: RwLock<RelatedMemo>,
+}
+
+/// The most relation items a snapshot memoises (16 bytes each): past it, look-ups go to the model every time.
+const RELATED_MEMO_ITEMS: usize = 4 << 20;
+
+/// `related` lists of catalog products, resolved to catalog keys, as the model gave them for this snapshot.
+#[derive(Debug, Default)]
+struct RelatedMemo {
+    lists: FxHashMap<(u32, u8), Arc<[Resolved]>>,
+    items: usize,
 }
 
 /// A ranking's positions by category: what "best sellers of these categories" reads instead of testing every
@@ -102,6 +113,7 @@ impl Snapshot {
             ranked: Default::default(),
             stats: OnceLock::new(),
             history_of_catalog: OnceLock::new(),
+            related: RwLock::default(),
         }
     }
 
@@ -183,8 +195,29 @@ impl Snapshot {
             .clone()
     }
 
-    fn related(&self, id: &str, rel: Relation) -> Vec<Scored> {
-        self.model.related(id, rel, self.blend.depth)
+    /// The model's `related(id, rel, depth)`, resolved to catalog keys; memoised per snapshot for catalog
+    /// products (a fold-in needs [`QueryEngine::clear_caches`], as for rankings).
+    fn related(&self, id: &str, rel: Relation) -> Arc<[Resolved]> {
+        let resolve = |v: Vec<Scored>| -> Arc<[Resolved]> {
+            v.into_iter()
+                .map(|s| match self.catalog.index_of(&s.id) {
+                    Some(key) => Resolved { key, score: s.score, id: None },
+                    None => Resolved { key: NONE, score: s.score, id: Some(s.id) },
+                })
+                .collect()
+        };
+        let Some(p) = self.catalog.index_of(id) else { return resolve(self.model.related(id, rel, self.blend.depth)) };
+        let slot = (p, rel as u8);
+        if let Some(list) = self.related.read().unwrap_or_else(|e| e.into_inner()).lists.get(&slot) {
+            return list.clone();
+        }
+        let list = resolve(self.model.related(id, rel, self.blend.depth));
+        let mut memo = self.related.write().unwrap_or_else(|e| e.into_inner());
+        if memo.items + list.len() <= RELATED_MEMO_ITEMS {
+            memo.items += list.len();
+            memo.lists.insert(slot, list.clone());
+        }
+        list
     }
 }
 
@@ -399,14 +432,19 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                 run.excluded.insert(k);
                 let keys = &mut run.keys;
                 match &req.query {
-                    Query::Alternatives { .. } => scores.add_raw(
+                    Query::Alternatives { .. } => scores.add_resolved(
                         keys,
                         &snap.related(p, Relation::Alternative),
                         blend.alternative,
                         Reason::Alternative,
                     ),
                     Query::Complementary { .. } => basket_seeds.push(Scored { id: Arc::from(p), score: 1.0 }),
-                    _ => scores.add_raw(keys, &snap.related(p, Relation::BoughtTogether), 1.0, Reason::BoughtTogether),
+                    _ => scores.add_resolved(
+                        keys,
+                        &snap.related(p, Relation::BoughtTogether),
+                        1.0,
+                        Reason::BoughtTogether,
+                    ),
                 }
                 if !req.allow_fallback && !product_known(snap, p) {
                     return Err(QueryError::UnknownProduct { id: p.to_owned() });
@@ -424,7 +462,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             } else if let Some(c) = &customer {
                 scores.boost(&mut run.keys, &affinity(snap, c, req.at), blend.customer_boost, Reason::History);
             }
-            run.push_candidates(scores.into_sorted(), None);
+            run.push_candidates(scores.into_sorted(&run.keys), None);
             category_seeds.extend(seeds.iter().filter_map(|id| catalog.index_of(id)));
             category_seeds.extend(ctx.basket.iter().filter_map(|id| catalog.index_of(id)));
             chain.extend([Fallback::Category, Fallback::Popular]);
@@ -482,15 +520,14 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                 _ if ctx.has_products() => {
                     for s in &seeds {
                         let list = snap.related(&s.id, Relation::Alternative);
-                        scores.add_raw(&mut run.keys, &list, blend.alternative * s.score, Reason::Alternative);
+                        scores.add_resolved(&mut run.keys, &list, blend.alternative * s.score, Reason::Alternative);
                     }
                 }
                 _ => {
                     // Without a context every part is an alternative, so the reason is too and only the sums
-                    // matter: one set look-up. The history and the seeds are excluded anyway; ask for enough
-                    // that what they (and the filter) remove cannot shorten the page, more when it did.
-                    let mut limit =
-                        run.need.saturating_add(bought.len() + aff.len() + req.exclude.len()).saturating_add(16);
+                    // matter: one set look-up. What the history, exclusions and the filter remove is made up by
+                    // asking again for four times as many until the page is full or the list is complete.
+                    let mut limit = run.need.saturating_mul(4).saturating_add(req.exclude.len()).saturating_add(32);
                     loop {
                         let list = snap.model.related_to_set(&seeds, Relation::Alternative, blend.depth, limit);
                         if list.len() < limit || run.count_accepted(&list) >= run.need {
@@ -506,7 +543,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             context_signal(snap, &mut run.keys, &mut scores, ctx, weight);
             let step = (cold && !scores.is_empty()).then_some(Fallback::Context);
             if step.is_none() || req.allow_fallback {
-                run.push_candidates(scores.into_sorted(), step);
+                run.push_candidates(scores.into_sorted(&run.keys), step);
             }
             category_seeds.extend(seeds.iter().filter_map(|s| catalog.index_of(&s.id)));
             category_seeds
@@ -520,7 +557,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                 let c = resolve(snap, c);
                 scores.add(&mut run.keys, &affinity(snap, &c, req.at), blend.customer_affinity, Reason::History);
             }
-            run.push_candidates(scores.into_sorted(), None);
+            run.push_candidates(scores.into_sorted(&run.keys), None);
             category_seeds
                 .extend(ctx.viewed.iter().chain(&ctx.basket).chain(&ctx.clicks).filter_map(|id| catalog.index_of(id)));
             chain.extend([Fallback::Category, Fallback::Popular]);
@@ -648,9 +685,9 @@ fn context_signal(snap: &Snapshot, keys: &mut Keys<'_>, scores: &mut Scores, ctx
         for (k, id) in recent.into_iter().enumerate() {
             let w = weight * w * b.recency(k);
             let alternatives = snap.related(id, Relation::Alternative);
-            scores.add_raw(keys, &alternatives, w * b.viewed_alternative, Reason::Alternative);
+            scores.add_resolved(keys, &alternatives, w * b.viewed_alternative, Reason::Alternative);
             let together = snap.related(id, Relation::BoughtTogether);
-            scores.add_raw(keys, &together, w * b.viewed_together, Reason::BoughtTogether);
+            scores.add_resolved(keys, &together, w * b.viewed_together, Reason::BoughtTogether);
         }
     }
     let basket: Vec<Scored> = dedup(&ctx.basket, b.max_context_items)
@@ -718,7 +755,8 @@ struct Run<'a> {
     /// The customer's affinity products, excluded from discovery answers.
     bought_affinity: FxHashSet<u32>,
     need: usize,
-    out: Vec<(Arc<str>, u32, f32, Reason)>,
+    /// (key, id for keys outside the catalog, score, reason).
+    out: Vec<(u32, Option<Arc<str>>, f32, Reason)>,
     seen: FxHashSet<u32>,
     fallback: Option<Fallback>,
 }
@@ -771,9 +809,9 @@ impl<'a> Run<'a> {
         n
     }
 
-    fn push(&mut self, id: &Arc<str>, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
+    fn push(&mut self, id: Option<&Arc<str>>, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
         self.seen.insert(key);
-        self.out.push((id.clone(), key, score, reason));
+        self.out.push((key, id.cloned(), score, reason));
         if self.fallback.is_none() {
             self.fallback = step;
         }
@@ -784,8 +822,8 @@ impl<'a> Run<'a> {
             if self.full() {
                 return;
             }
-            if self.accept(c.key, &c.id) {
-                self.push(&c.id, c.key, c.score, c.reason, step);
+            if self.accept(c.key, self.keys.name(c.key, c.id.as_ref())) {
+                self.push(c.id.as_ref(), c.key, c.score, c.reason, step);
             }
         }
     }
@@ -814,7 +852,8 @@ impl<'a> Run<'a> {
                     k => k,
                 };
                 if run.accept(k, &s.id) {
-                    run.push(&s.id, k, s.score * scale, reason, step);
+                    let id = (!run.keys.in_catalog(k)).then_some(&s.id);
+                    run.push(id, k, s.score * scale, reason, step);
                 }
             }
             true
@@ -846,8 +885,9 @@ impl<'a> Run<'a> {
             .into_iter()
             .skip(self.req.offset)
             .take(self.req.limit)
-            .map(|(id, key, score, reason)| {
+            .map(|(key, id, score, reason)| {
                 let product = if self.req.include_product_data { keys.product(key).cloned() } else { None };
+                let id = id.unwrap_or_else(|| Arc::from(keys.name(key, None)));
                 Item { id, score, reason, product }
             })
             .collect();

@@ -127,7 +127,8 @@ impl Blend {
 /// A candidate of a blended answer.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Candidate {
-    pub(crate) id: Arc<str>,
+    /// The id, kept only for keys outside the catalog ([`Keys::name`]).
+    pub(crate) id: Option<Arc<str>>,
     pub(crate) key: u32,
     pub(crate) score: f32,
     pub(crate) reason: Reason,
@@ -135,7 +136,7 @@ pub(crate) struct Candidate {
 
 #[derive(Clone, Debug)]
 struct Acc {
-    id: Arc<str>,
+    id: Option<Arc<str>>,
     total: f32,
     best: f32,
     reason: Reason,
@@ -189,34 +190,71 @@ impl Scores {
             if !(s.score.is_finite() && s.score > 0.0) {
                 continue;
             }
-            let part = weight * s.score;
             let key = keys.key(&s.id);
-            if only_existing {
-                if let Some(a) = self.map.get_mut(&key) {
-                    a.total += part;
-                }
+            let id = (!keys.in_catalog(key)).then_some(&s.id);
+            self.add_one(key, id, weight * s.score, reason, only_existing);
+        }
+    }
+
+    /// Adds a relation list already resolved to catalog keys, its scores as they are, times `weight` (as
+    /// [`add_raw`](Self::add_raw)).
+    pub(crate) fn add_resolved(&mut self, keys: &mut Keys<'_>, list: &[Resolved], weight: f32, reason: Reason) {
+        if !(weight.is_finite() && weight > 0.0) {
+            return;
+        }
+        for s in list {
+            if !(s.score.is_finite() && s.score > 0.0) {
                 continue;
             }
-            let a = self.map.entry(key).or_insert_with(|| Acc { id: s.id.clone(), total: 0.0, best: 0.0, reason });
-            a.total += part;
-            if part > a.best {
-                a.best = part;
-                a.reason = reason;
+            match &s.id {
+                None => self.add_one(s.key, None, weight * s.score, reason, false),
+                Some(id) => {
+                    let key = keys.key(id);
+                    self.add_one(key, Some(id), weight * s.score, reason, false);
+                }
             }
         }
     }
 
+    fn add_one(&mut self, key: u32, id: Option<&Arc<str>>, part: f32, reason: Reason, only_existing: bool) {
+        if only_existing {
+            if let Some(a) = self.map.get_mut(&key) {
+                a.total += part;
+            }
+            return;
+        }
+        let a = self.map.entry(key).or_insert_with(|| Acc { id: id.cloned(), total: 0.0, best: 0.0, reason });
+        a.total += part;
+        if part > a.best {
+            a.best = part;
+            a.reason = reason;
+        }
+    }
+
     /// The candidates, best first, ties by id.
-    pub(crate) fn into_sorted(self) -> Vec<Candidate> {
+    pub(crate) fn into_sorted(self, keys: &Keys<'_>) -> Vec<Candidate> {
         let mut v: Vec<Candidate> = self
             .map
             .into_iter()
             .filter(|(_, a)| a.total.is_finite() && a.total > 0.0)
             .map(|(key, a)| Candidate { id: a.id, key, score: a.total, reason: a.reason })
             .collect();
-        v.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+        v.sort_unstable_by(|a, b| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| keys.name(a.key, a.id.as_ref()).cmp(keys.name(b.key, b.id.as_ref())))
+        });
         v
     }
+}
+
+/// One item of a relation list resolved to the catalog: `id` is kept only when the catalog has no such product
+/// (`key` is then [`NONE`](crate::keys::NONE)).
+#[derive(Clone, Debug)]
+pub(crate) struct Resolved {
+    pub(crate) key: u32,
+    pub(crate) score: f32,
+    pub(crate) id: Option<Arc<str>>,
 }
 
 #[cfg(test)]
@@ -240,8 +278,9 @@ mod tests {
         let mut sc = Scores::new();
         sc.add(k, &[s("a", 10.0), s("b", 5.0)], 1.0, Reason::BoughtTogether);
         sc.add(k, &[s("b", 2.0), s("c", 1.0)], 0.5, Reason::BoughtNext);
-        let v = sc.into_sorted();
-        let got: Vec<(&str, f32, Reason)> = v.iter().map(|c| (&*c.id, c.score, c.reason)).collect();
+        let v = sc.into_sorted(k);
+        let got: Vec<(&str, f32, Reason)> =
+            v.iter().map(|c| (k.name(c.key, c.id.as_ref()), c.score, c.reason)).collect();
         assert_eq!(
             got,
             vec![
@@ -259,8 +298,8 @@ mod tests {
         let mut sc = Scores::new();
         sc.add(k, &[s("a", 1.0), s("x", f32::NAN), s("y", -1.0)], 1.0, Reason::Alternative);
         sc.boost(k, &[s("a", 2.0), s("z", 4.0)], 1.0, Reason::History);
-        let v = sc.into_sorted();
+        let v = sc.into_sorted(k);
         assert_eq!(v.len(), 1);
-        assert_eq!((&*v[0].id, v[0].score, v[0].reason), ("a", 1.5, Reason::Alternative));
+        assert_eq!((k.name(v[0].key, v[0].id.as_ref()), v[0].score, v[0].reason), ("a", 1.5, Reason::Alternative));
     }
 }
