@@ -462,9 +462,11 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             } else if let Some(c) = &customer {
                 scores.boost(&mut run.keys, &affinity(snap, c, req.at), blend.customer_boost, Reason::History);
             }
-            run.push_candidates(scores.into_sorted(&run.keys), None);
-            category_seeds.extend(seeds.iter().filter_map(|id| catalog.index_of(id)));
-            category_seeds.extend(ctx.basket.iter().filter_map(|id| catalog.index_of(id)));
+            run.push_scores(scores, None);
+            if !run.full() {
+                category_seeds.extend(seeds.iter().filter_map(|id| catalog.index_of(id)));
+                category_seeds.extend(ctx.basket.iter().filter_map(|id| catalog.index_of(id)));
+            }
             chain.extend([Fallback::Category, Fallback::Popular]);
         }
         Query::CustomerPicks { customer }
@@ -510,8 +512,11 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     ];
                     relations_of_set(snap, &mut run.keys, &mut scores, &seeds, &relations, false);
                     // What customers of the same taste buy.
-                    let similar = snap.model.customer_discovery(&c.key, req.at, blend.depth);
-                    scores.add(&mut run.keys, &similar, blend.discovery_similar, Reason::SimilarCustomers);
+                    // (A weight of 0 adds nothing: the model is not asked.)
+                    if blend.discovery_similar.is_finite() && blend.discovery_similar > 0.0 {
+                        let similar = snap.model.customer_discovery(&c.key, req.at, blend.depth);
+                        scores.add(&mut run.keys, &similar, blend.discovery_similar, Reason::SimilarCustomers);
+                    }
                     // What everyone buys is a fair guess of what a customer will try next.
                     let popular = snap.ranking(Ranking::Popular);
                     let top = &popular[..popular.len().min(blend.depth)];
@@ -543,9 +548,12 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             context_signal(snap, &mut run.keys, &mut scores, ctx, weight);
             let step = (cold && !scores.is_empty()).then_some(Fallback::Context);
             if step.is_none() || req.allow_fallback {
-                run.push_candidates(scores.into_sorted(&run.keys), step);
+                run.push_scores(scores, step);
             }
-            category_seeds.extend(seeds.iter().filter_map(|s| catalog.index_of(&s.id)));
+            // Only a page the primary signal left short reads the categories.
+            if !run.full() {
+                category_seeds.extend(seeds.iter().filter_map(|s| catalog.index_of(&s.id)));
+            }
             category_seeds
                 .extend(ctx.viewed.iter().chain(&ctx.basket).chain(&ctx.clicks).filter_map(|id| catalog.index_of(id)));
             chain.extend([Fallback::Category, Fallback::Popular]);
@@ -557,7 +565,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                 let c = resolve(snap, c);
                 scores.add(&mut run.keys, &affinity(snap, &c, req.at), blend.customer_affinity, Reason::History);
             }
-            run.push_candidates(scores.into_sorted(&run.keys), None);
+            run.push_scores(scores, None);
             category_seeds
                 .extend(ctx.viewed.iter().chain(&ctx.basket).chain(&ctx.clicks).filter_map(|id| catalog.index_of(id)));
             chain.extend([Fallback::Category, Fallback::Popular]);
@@ -814,6 +822,38 @@ impl<'a> Run<'a> {
         self.out.push((key, id.cloned(), score, reason));
         if self.fallback.is_none() {
             self.fallback = step;
+        }
+    }
+
+    /// Appends the blended candidates, best first (ties by id): only the head that can fill the page is sorted
+    /// unless exclusions and the filter reject enough of it.
+    fn push_scores(&mut self, scores: Scores, step: Option<Fallback>) {
+        let keys = &self.keys;
+        let cmp = |a: &Candidate, b: &Candidate| {
+            b.score
+                .total_cmp(&a.score)
+                .then_with(|| keys.name(a.key, a.id.as_ref()).cmp(keys.name(b.key, b.id.as_ref())))
+        };
+        let mut v = scores.into_candidates();
+        let head = self.need.saturating_sub(self.out.len()).saturating_mul(2).saturating_add(16);
+        if v.len() > head {
+            v.select_nth_unstable_by(head - 1, cmp);
+            let tail = v.split_off(head);
+            v.sort_unstable_by(cmp);
+            self.push_candidates(v, step);
+            if !self.full() {
+                let mut tail = tail;
+                let keys = &self.keys;
+                tail.sort_unstable_by(|a, b| {
+                    b.score
+                        .total_cmp(&a.score)
+                        .then_with(|| keys.name(a.key, a.id.as_ref()).cmp(keys.name(b.key, b.id.as_ref())))
+                });
+                self.push_candidates(tail, step);
+            }
+        } else {
+            v.sort_unstable_by(cmp);
+            self.push_candidates(v, step);
         }
     }
 

@@ -231,14 +231,19 @@ impl Scores {
         }
     }
 
-    /// The candidates, best first, ties by id.
-    pub(crate) fn into_sorted(self, keys: &Keys<'_>) -> Vec<Candidate> {
-        let mut v: Vec<Candidate> = self
-            .map
+    /// The candidates with a positive, finite total, unordered.
+    pub(crate) fn into_candidates(self) -> Vec<Candidate> {
+        self.map
             .into_iter()
             .filter(|(_, a)| a.total.is_finite() && a.total > 0.0)
             .map(|(key, a)| Candidate { id: a.id, key, score: a.total, reason: a.reason })
-            .collect();
+            .collect()
+    }
+
+    /// The candidates, best first, ties by id.
+    #[cfg(test)]
+    pub(crate) fn into_sorted(self, keys: &Keys<'_>) -> Vec<Candidate> {
+        let mut v = self.into_candidates();
         v.sort_unstable_by(|a, b| {
             b.score
                 .total_cmp(&a.score)
