@@ -19,7 +19,7 @@ use crate::history::{Bought, History};
 use crate::keys::{self, Keys, NONE};
 use crate::request::{Query, Request, Segment};
 use crate::response::{CustomerItem, Item, Reason, Response};
-use crate::score::{Blend, Candidate, Resolved, Scores};
+use crate::score::{by_rank, Blend, Candidate, Resolved, Scores};
 
 /// Everything one query reads, consistent with itself: a model, the catalog and purchase index it is
 /// answered against, the analysis version and the blend weights.
@@ -42,7 +42,7 @@ pub struct Snapshot {
     related: RwLock<RelatedMemo>,
 }
 
-/// The most relation items a snapshot memoises (16 bytes each): past it, look-ups go to the model every time.
+/// The most relation items a snapshot memoises (24 bytes each): past it, look-ups go to the model every time.
 const RELATED_MEMO_ITEMS: usize = 4 << 20;
 
 /// `related` lists of catalog products, resolved to catalog keys, as the model gave them for this snapshot.
@@ -200,10 +200,7 @@ impl Snapshot {
     fn related(&self, id: &str, rel: Relation) -> Arc<[Resolved]> {
         let resolve = |v: Vec<Scored>| -> Arc<[Resolved]> {
             v.into_iter()
-                .map(|s| match self.catalog.index_of(&s.id) {
-                    Some(key) => Resolved { key, score: s.score, id: None },
-                    None => Resolved { key: NONE, score: s.score, id: Some(s.id) },
-                })
+                .map(|s| Resolved { key: self.catalog.index_of(&s.id).unwrap_or(NONE), score: s.score, id: s.id })
                 .collect()
         };
         let Some(p) = self.catalog.index_of(id) else { return resolve(self.model.related(id, rel, self.blend.depth)) };
@@ -430,21 +427,14 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             for &p in &seeds {
                 let k = run.keys.key(p);
                 run.excluded.insert(k);
-                let keys = &mut run.keys;
                 match &req.query {
                     Query::Alternatives { .. } => scores.add_resolved(
-                        keys,
                         &snap.related(p, Relation::Alternative),
                         blend.alternative,
                         Reason::Alternative,
                     ),
                     Query::Complementary { .. } => basket_seeds.push(Scored { id: Arc::from(p), score: 1.0 }),
-                    _ => scores.add_resolved(
-                        keys,
-                        &snap.related(p, Relation::BoughtTogether),
-                        1.0,
-                        Reason::BoughtTogether,
-                    ),
+                    _ => scores.add_resolved(&snap.related(p, Relation::BoughtTogether), 1.0, Reason::BoughtTogether),
                 }
                 if !req.allow_fallback && !product_known(snap, p) {
                     return Err(QueryError::UnknownProduct { id: p.to_owned() });
@@ -455,12 +445,12 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                 for b in dedup(&ctx.basket, blend.max_context_items) {
                     basket_seeds.push(Scored { id: Arc::from(b), score: blend.basket });
                 }
-                complementary(snap, &mut run.keys, &mut scores, &basket_seeds, blend.together, blend.next);
+                complementary(snap, &mut scores, &basket_seeds, blend.together, blend.next);
                 if let Some(c) = &customer {
-                    scores.add(&mut run.keys, &affinity(snap, c, req.at), blend.customer_affinity, Reason::History);
+                    scores.add(&affinity(snap, c, req.at), blend.customer_affinity, Reason::History);
                 }
             } else if let Some(c) = &customer {
-                scores.boost(&mut run.keys, &affinity(snap, c, req.at), blend.customer_boost, Reason::History);
+                scores.boost(&affinity(snap, c, req.at), blend.customer_boost, Reason::History);
             }
             run.push_scores(scores, None);
             if !run.full() {
@@ -491,9 +481,9 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             match &req.query {
                 Query::CustomerPicks { .. } => {
                     if aff.is_empty() {
-                        scores.add(&mut run.keys, &seeds, blend.picks_history, Reason::History);
+                        scores.add(&seeds, blend.picks_history, Reason::History);
                     } else {
-                        scores.add(&mut run.keys, &aff, blend.picks_history, Reason::History);
+                        scores.add(&aff, blend.picks_history, Reason::History);
                     }
                     let (t, n, c) = (blend.history_together, blend.history_next, blend.history_customers);
                     let share = blend.picks_complementary / (t + n + c).max(f32::MIN_POSITIVE);
@@ -502,7 +492,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                         (Relation::BoughtNext, share * n),
                         (Relation::SameCustomers, share * c),
                     ];
-                    relations_of_set(snap, &mut run.keys, &mut scores, &seeds, &relations, true);
+                    relations_of_set(snap, &mut scores, &seeds, &relations, true);
                 }
                 Query::CustomerComplementary { .. } => {
                     let relations = [
@@ -510,22 +500,22 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                         (Relation::BoughtNext, blend.history_next),
                         (Relation::SameCustomers, blend.history_customers),
                     ];
-                    relations_of_set(snap, &mut run.keys, &mut scores, &seeds, &relations, false);
+                    relations_of_set(snap, &mut scores, &seeds, &relations, false);
                     // What customers of the same taste buy.
                     // (A weight of 0 adds nothing: the model is not asked.)
                     if blend.discovery_similar.is_finite() && blend.discovery_similar > 0.0 {
                         let similar = snap.model.customer_discovery(&c.key, req.at, blend.depth);
-                        scores.add(&mut run.keys, &similar, blend.discovery_similar, Reason::SimilarCustomers);
+                        scores.add(&similar, blend.discovery_similar, Reason::SimilarCustomers);
                     }
                     // What everyone buys is a fair guess of what a customer will try next.
                     let popular = snap.ranking(Ranking::Popular);
                     let top = &popular[..popular.len().min(blend.depth)];
-                    scores.add(&mut run.keys, top, blend.discovery_popular, Reason::Popular);
+                    scores.add(top, blend.discovery_popular, Reason::Popular);
                 }
                 _ if ctx.has_products() => {
                     for s in &seeds {
                         let list = snap.related(&s.id, Relation::Alternative);
-                        scores.add_resolved(&mut run.keys, &list, blend.alternative * s.score, Reason::Alternative);
+                        scores.add_resolved(&list, blend.alternative * s.score, Reason::Alternative);
                     }
                 }
                 _ => {
@@ -536,7 +526,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     loop {
                         let list = snap.model.related_to_set(&seeds, Relation::Alternative, blend.depth, limit);
                         if list.len() < limit || run.count_accepted(&list) >= run.need {
-                            scores.add_raw(&mut run.keys, &list, blend.alternative, Reason::Alternative);
+                            scores.add_raw(&list, blend.alternative, Reason::Alternative);
                             break;
                         }
                         limit = limit.saturating_mul(4);
@@ -545,7 +535,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             }
             let cold = scores.is_empty();
             let weight = if cold { 1.0 } else { blend.context_on_customer };
-            context_signal(snap, &mut run.keys, &mut scores, ctx, weight);
+            context_signal(snap, &mut scores, ctx, weight);
             let step = (cold && !scores.is_empty()).then_some(Fallback::Context);
             if step.is_none() || req.allow_fallback {
                 run.push_scores(scores, step);
@@ -560,10 +550,10 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
         }
         Query::Visitor => {
             let mut scores = Scores::new();
-            context_signal(snap, &mut run.keys, &mut scores, ctx, 1.0);
+            context_signal(snap, &mut scores, ctx, 1.0);
             if let Some(c) = ctx.customer.as_deref() {
                 let c = resolve(snap, c);
-                scores.add(&mut run.keys, &affinity(snap, &c, req.at), blend.customer_affinity, Reason::History);
+                scores.add(&affinity(snap, &c, req.at), blend.customer_affinity, Reason::History);
             }
             run.push_scores(scores, None);
             category_seeds
@@ -620,22 +610,14 @@ fn dedup(ids: &[String], max: usize) -> Vec<&str> {
 
 /// Adds the `BoughtTogether` and `BoughtNext` products of a weighted set of seeds (a basket, a history), with
 /// one set look-up per relation.
-fn complementary(
-    snap: &Snapshot,
-    keys: &mut Keys<'_>,
-    scores: &mut Scores,
-    seeds: &[Scored],
-    together: f32,
-    next: f32,
-) {
-    complementary_with(snap, keys, scores, seeds, together, next, false);
+fn complementary(snap: &Snapshot, scores: &mut Scores, seeds: &[Scored], together: f32, next: f32) {
+    complementary_with(snap, scores, seeds, together, next, false);
 }
 
 /// [`complementary`], with each relation's list scaled so its best item counts `weight` when `normalise` (for
 /// mixing with signals of another scale, such as a customer's own affinity).
 fn complementary_with(
     snap: &Snapshot,
-    keys: &mut Keys<'_>,
     scores: &mut Scores,
     seeds: &[Scored],
     together: f32,
@@ -644,7 +626,6 @@ fn complementary_with(
 ) {
     relations_of_set(
         snap,
-        keys,
         scores,
         seeds,
         &[(Relation::BoughtTogether, together), (Relation::BoughtNext, next)],
@@ -656,7 +637,6 @@ fn complementary_with(
 /// lists are scaled so their best item counts `weight` when `normalise`, else taken as they are.
 fn relations_of_set(
     snap: &Snapshot,
-    keys: &mut Keys<'_>,
     scores: &mut Scores,
     seeds: &[Scored],
     relations: &[(Relation, f32)],
@@ -677,32 +657,32 @@ fn relations_of_set(
         if weight > 0.0 {
             let list = snap.model.related_to_set(seeds, relation, per_seed, b.depth);
             if normalise {
-                scores.add(keys, &list, weight, reason);
+                scores.add(&list, weight, reason);
             } else {
-                scores.add_raw(keys, &list, weight, reason);
+                scores.add_raw(&list, weight, reason);
             }
         }
     }
 }
 
 /// Adds the viewed, clicked and basket signals of a context, times `weight`.
-fn context_signal(snap: &Snapshot, keys: &mut Keys<'_>, scores: &mut Scores, ctx: &Context, weight: f32) {
+fn context_signal(snap: &Snapshot, scores: &mut Scores, ctx: &Context, weight: f32) {
     let b = &snap.blend;
     for (list, w) in [(&ctx.viewed, b.viewed), (&ctx.clicks, b.clicks)] {
         let recent: Vec<&str> = dedup_recent(list, b.max_context_items);
         for (k, id) in recent.into_iter().enumerate() {
             let w = weight * w * b.recency(k);
             let alternatives = snap.related(id, Relation::Alternative);
-            scores.add_resolved(keys, &alternatives, w * b.viewed_alternative, Reason::Alternative);
+            scores.add_resolved(&alternatives, w * b.viewed_alternative, Reason::Alternative);
             let together = snap.related(id, Relation::BoughtTogether);
-            scores.add_resolved(keys, &together, w * b.viewed_together, Reason::BoughtTogether);
+            scores.add_resolved(&together, w * b.viewed_together, Reason::BoughtTogether);
         }
     }
     let basket: Vec<Scored> = dedup(&ctx.basket, b.max_context_items)
         .into_iter()
         .map(|id| Scored { id: Arc::from(id), score: weight * b.basket })
         .collect();
-    complementary(snap, keys, scores, &basket, b.together, b.next);
+    complementary(snap, scores, &basket, b.together, b.next);
 }
 
 /// The most recent `max` distinct ids, most recent first.
@@ -763,8 +743,7 @@ struct Run<'a> {
     /// The customer's affinity products, excluded from discovery answers.
     bought_affinity: FxHashSet<u32>,
     need: usize,
-    /// (key, id for keys outside the catalog, score, reason).
-    out: Vec<(u32, Option<Arc<str>>, f32, Reason)>,
+    out: Vec<(Arc<str>, u32, f32, Reason)>,
     seen: FxHashSet<u32>,
     fallback: Option<Fallback>,
 }
@@ -817,9 +796,9 @@ impl<'a> Run<'a> {
         n
     }
 
-    fn push(&mut self, id: Option<&Arc<str>>, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
+    fn push(&mut self, id: &Arc<str>, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
         self.seen.insert(key);
-        self.out.push((key, id.cloned(), score, reason));
+        self.out.push((id.clone(), key, score, reason));
         if self.fallback.is_none() {
             self.fallback = step;
         }
@@ -828,31 +807,19 @@ impl<'a> Run<'a> {
     /// Appends the blended candidates, best first (ties by id): only the head that can fill the page is sorted
     /// unless exclusions and the filter reject enough of it.
     fn push_scores(&mut self, scores: Scores, step: Option<Fallback>) {
-        let keys = &self.keys;
-        let cmp = |a: &Candidate, b: &Candidate| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| keys.name(a.key, a.id.as_ref()).cmp(keys.name(b.key, b.id.as_ref())))
-        };
         let mut v = scores.into_candidates();
         let head = self.need.saturating_sub(self.out.len()).saturating_mul(2).saturating_add(16);
         if v.len() > head {
-            v.select_nth_unstable_by(head - 1, cmp);
-            let tail = v.split_off(head);
-            v.sort_unstable_by(cmp);
+            v.select_nth_unstable_by(head - 1, by_rank);
+            let mut tail = v.split_off(head);
+            v.sort_unstable_by(by_rank);
             self.push_candidates(v, step);
             if !self.full() {
-                let mut tail = tail;
-                let keys = &self.keys;
-                tail.sort_unstable_by(|a, b| {
-                    b.score
-                        .total_cmp(&a.score)
-                        .then_with(|| keys.name(a.key, a.id.as_ref()).cmp(keys.name(b.key, b.id.as_ref())))
-                });
+                tail.sort_unstable_by(by_rank);
                 self.push_candidates(tail, step);
             }
         } else {
-            v.sort_unstable_by(cmp);
+            v.sort_unstable_by(by_rank);
             self.push_candidates(v, step);
         }
     }
@@ -862,8 +829,9 @@ impl<'a> Run<'a> {
             if self.full() {
                 return;
             }
-            if self.accept(c.key, self.keys.name(c.key, c.id.as_ref())) {
-                self.push(c.id.as_ref(), c.key, c.score, c.reason, step);
+            let key = if c.key == NONE { self.keys.key(&c.id) } else { c.key };
+            if self.accept(key, &c.id) {
+                self.push(&c.id, key, c.score, c.reason, step);
             }
         }
     }
@@ -892,8 +860,7 @@ impl<'a> Run<'a> {
                     k => k,
                 };
                 if run.accept(k, &s.id) {
-                    let id = (!run.keys.in_catalog(k)).then_some(&s.id);
-                    run.push(id, k, s.score * scale, reason, step);
+                    run.push(&s.id, k, s.score * scale, reason, step);
                 }
             }
             true
@@ -925,9 +892,8 @@ impl<'a> Run<'a> {
             .into_iter()
             .skip(self.req.offset)
             .take(self.req.limit)
-            .map(|(key, id, score, reason)| {
+            .map(|(id, key, score, reason)| {
                 let product = if self.req.include_product_data { keys.product(key).cloned() } else { None };
-                let id = id.unwrap_or_else(|| Arc::from(keys.name(key, None)));
                 Item { id, score, reason, product }
             })
             .collect();

@@ -55,19 +55,6 @@ impl<'a> Keys<'a> {
         k
     }
 
-    /// Whether a key is a catalog product's.
-    pub(crate) fn in_catalog(&self, key: u32) -> bool {
-        key < self.n_catalog
-    }
-
-    /// The id of a key: the catalog's for catalog keys, else `id` (which the caller kept for such keys).
-    pub(crate) fn name<'b>(&'b self, key: u32, id: Option<&'b Arc<str>>) -> &'b str {
-        match id {
-            Some(id) => id,
-            None => self.catalog.product(key).id.as_str(),
-        }
-    }
-
     /// The catalog record of a key.
     pub(crate) fn product(&self, key: u32) -> Option<&'a Arc<Product>> {
         (key < self.n_catalog).then(|| self.catalog.product(key))

@@ -12,7 +12,7 @@ use clerk_core::intern::FxHashMap;
 use clerk_core::model::Scored;
 use serde::{Deserialize, Serialize};
 
-use crate::keys::Keys;
+use crate::keys::NONE;
 use crate::response::Reason;
 
 /// The weights and depths of the blends. Defaults are documented on each field; they are starting points to
@@ -127,25 +127,29 @@ impl Blend {
 /// A candidate of a blended answer.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Candidate {
-    /// The id, kept only for keys outside the catalog ([`Keys::name`]).
-    pub(crate) id: Option<Arc<str>>,
+    pub(crate) id: Arc<str>,
+    /// The query's dense key ([`Keys`]) when a memoised list gave it, else [`NONE`] (looked up when the candidate
+    /// is reached).
     pub(crate) key: u32,
     pub(crate) score: f32,
     pub(crate) reason: Reason,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Acc {
-    id: Option<Arc<str>>,
+    key: u32,
     total: f32,
     best: f32,
     reason: Reason,
 }
 
-/// Sums weighted, normalised signal lists per product, keyed by the query's dense product keys.
+/// Sums weighted, normalised signal lists per product.
+///
+/// Keyed by the id itself: the model has just touched each id it returned, so hashing it is cheap, while a look-up
+/// in the catalog's large index is a cache miss. Only the candidates the answer reaches are looked up there.
 #[derive(Debug, Default)]
 pub(crate) struct Scores {
-    map: FxHashMap<u32, Acc>,
+    map: FxHashMap<Arc<str>, Acc>,
 }
 
 fn top_score(list: &[Scored]) -> Option<f32> {
@@ -164,70 +168,62 @@ impl Scores {
 
     /// Adds `list`, normalised by its best score, times `weight`: for lists whose scale means nothing across
     /// calls (a customer's affinity).
-    pub(crate) fn add(&mut self, keys: &mut Keys<'_>, list: &[Scored], weight: f32, reason: Reason) {
+    pub(crate) fn add(&mut self, list: &[Scored], weight: f32, reason: Reason) {
         let Some(top) = top_score(list) else { return };
-        self.add_inner(keys, list, weight / top, reason, false);
+        self.add_inner(list.iter().map(|s| (&s.id, NONE, s.score)), weight / top, reason, false);
     }
 
     /// Adds `list` with its scores as they are, times `weight`: for relation lists, whose scores the
     /// [`IntentModel`](clerk_core::IntentModel) contract makes comparable across query products (so a strong
     /// partner of one basket item outweighs a weak partner of another).
-    pub(crate) fn add_raw(&mut self, keys: &mut Keys<'_>, list: &[Scored], weight: f32, reason: Reason) {
-        self.add_inner(keys, list, weight, reason, false);
+    pub(crate) fn add_raw(&mut self, list: &[Scored], weight: f32, reason: Reason) {
+        self.add_inner(list.iter().map(|s| (&s.id, NONE, s.score)), weight, reason, false);
+    }
+
+    /// [`add_raw`](Self::add_raw) for a list already resolved to catalog keys.
+    pub(crate) fn add_resolved(&mut self, list: &[Resolved], weight: f32, reason: Reason) {
+        self.add_inner(list.iter().map(|s| (&s.id, s.key, s.score)), weight, reason, false);
     }
 
     /// Like [`add`](Self::add) but only for products already present (a re-ranking boost).
-    pub(crate) fn boost(&mut self, keys: &mut Keys<'_>, list: &[Scored], weight: f32, reason: Reason) {
+    pub(crate) fn boost(&mut self, list: &[Scored], weight: f32, reason: Reason) {
         let Some(top) = top_score(list) else { return };
-        self.add_inner(keys, list, weight / top, reason, true);
+        self.add_inner(list.iter().map(|s| (&s.id, NONE, s.score)), weight / top, reason, true);
     }
 
-    fn add_inner(&mut self, keys: &mut Keys<'_>, list: &[Scored], weight: f32, reason: Reason, only_existing: bool) {
+    fn add_inner<'b>(
+        &mut self,
+        list: impl Iterator<Item = (&'b Arc<str>, u32, f32)>,
+        weight: f32,
+        reason: Reason,
+        only_existing: bool,
+    ) {
         if !(weight.is_finite() && weight > 0.0) {
             return;
         }
-        for s in list {
-            if !(s.score.is_finite() && s.score > 0.0) {
+        for (id, key, score) in list {
+            if !(score.is_finite() && score > 0.0) {
                 continue;
             }
-            let key = keys.key(&s.id);
-            let id = (!keys.in_catalog(key)).then_some(&s.id);
-            self.add_one(key, id, weight * s.score, reason, only_existing);
-        }
-    }
-
-    /// Adds a relation list already resolved to catalog keys, its scores as they are, times `weight` (as
-    /// [`add_raw`](Self::add_raw)).
-    pub(crate) fn add_resolved(&mut self, keys: &mut Keys<'_>, list: &[Resolved], weight: f32, reason: Reason) {
-        if !(weight.is_finite() && weight > 0.0) {
-            return;
-        }
-        for s in list {
-            if !(s.score.is_finite() && s.score > 0.0) {
-                continue;
-            }
-            match &s.id {
-                None => self.add_one(s.key, None, weight * s.score, reason, false),
-                Some(id) => {
-                    let key = keys.key(id);
-                    self.add_one(key, Some(id), weight * s.score, reason, false);
+            let part = weight * score;
+            if only_existing {
+                if let Some(a) = self.map.get_mut(id) {
+                    a.total += part;
                 }
+                continue;
             }
-        }
-    }
-
-    fn add_one(&mut self, key: u32, id: Option<&Arc<str>>, part: f32, reason: Reason, only_existing: bool) {
-        if only_existing {
-            if let Some(a) = self.map.get_mut(&key) {
-                a.total += part;
+            let a = match self.map.get_mut(id) {
+                Some(a) => a,
+                None => self.map.entry(id.clone()).or_insert(Acc { key, total: 0.0, best: 0.0, reason }),
+            };
+            if a.key == NONE {
+                a.key = key;
             }
-            return;
-        }
-        let a = self.map.entry(key).or_insert_with(|| Acc { id: id.cloned(), total: 0.0, best: 0.0, reason });
-        a.total += part;
-        if part > a.best {
-            a.best = part;
-            a.reason = reason;
+            a.total += part;
+            if part > a.best {
+                a.best = part;
+                a.reason = reason;
+            }
         }
     }
 
@@ -236,41 +232,35 @@ impl Scores {
         self.map
             .into_iter()
             .filter(|(_, a)| a.total.is_finite() && a.total > 0.0)
-            .map(|(key, a)| Candidate { id: a.id, key, score: a.total, reason: a.reason })
+            .map(|(id, a)| Candidate { id, key: a.key, score: a.total, reason: a.reason })
             .collect()
     }
 
     /// The candidates, best first, ties by id.
     #[cfg(test)]
-    pub(crate) fn into_sorted(self, keys: &Keys<'_>) -> Vec<Candidate> {
+    pub(crate) fn into_sorted(self) -> Vec<Candidate> {
         let mut v = self.into_candidates();
-        v.sort_unstable_by(|a, b| {
-            b.score
-                .total_cmp(&a.score)
-                .then_with(|| keys.name(a.key, a.id.as_ref()).cmp(keys.name(b.key, b.id.as_ref())))
-        });
+        v.sort_unstable_by(by_rank);
         v
     }
 }
 
-/// One item of a relation list resolved to the catalog: `id` is kept only when the catalog has no such product
-/// (`key` is then [`NONE`](crate::keys::NONE)).
+/// Best first, ties by id.
+pub(crate) fn by_rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id))
+}
+
+/// One item of a relation list resolved to the catalog (`key` is [`NONE`] when the catalog has no such product).
 #[derive(Clone, Debug)]
 pub(crate) struct Resolved {
+    pub(crate) id: Arc<str>,
     pub(crate) key: u32,
     pub(crate) score: f32,
-    pub(crate) id: Option<Arc<str>>,
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::catalog::Catalog;
-    use crate::history::History;
-
-    fn keys<'a>(c: &'a Catalog, h: &'a History) -> Keys<'a> {
-        Keys::new(c, h, &[])
-    }
 
     fn s(id: &str, score: f32) -> Scored {
         Scored { id: id.into(), score }
@@ -278,14 +268,11 @@ mod tests {
 
     #[test]
     fn lists_are_normalised_weighted_and_summed() {
-        let (c, h) = (Catalog::new(), History::new());
-        let k = &mut keys(&c, &h);
         let mut sc = Scores::new();
-        sc.add(k, &[s("a", 10.0), s("b", 5.0)], 1.0, Reason::BoughtTogether);
-        sc.add(k, &[s("b", 2.0), s("c", 1.0)], 0.5, Reason::BoughtNext);
-        let v = sc.into_sorted(k);
-        let got: Vec<(&str, f32, Reason)> =
-            v.iter().map(|c| (k.name(c.key, c.id.as_ref()), c.score, c.reason)).collect();
+        sc.add(&[s("a", 10.0), s("b", 5.0)], 1.0, Reason::BoughtTogether);
+        sc.add(&[s("b", 2.0), s("c", 1.0)], 0.5, Reason::BoughtNext);
+        let v = sc.into_sorted();
+        let got: Vec<(&str, f32, Reason)> = v.iter().map(|c| (&*c.id, c.score, c.reason)).collect();
         assert_eq!(
             got,
             vec![
@@ -298,13 +285,11 @@ mod tests {
 
     #[test]
     fn boost_touches_only_present_items_and_bad_scores_are_ignored() {
-        let (c, h) = (Catalog::new(), History::new());
-        let k = &mut keys(&c, &h);
         let mut sc = Scores::new();
-        sc.add(k, &[s("a", 1.0), s("x", f32::NAN), s("y", -1.0)], 1.0, Reason::Alternative);
-        sc.boost(k, &[s("a", 2.0), s("z", 4.0)], 1.0, Reason::History);
-        let v = sc.into_sorted(k);
+        sc.add(&[s("a", 1.0), s("x", f32::NAN), s("y", -1.0)], 1.0, Reason::Alternative);
+        sc.boost(&[s("a", 2.0), s("z", 4.0)], 1.0, Reason::History);
+        let v = sc.into_sorted();
         assert_eq!(v.len(), 1);
-        assert_eq!((k.name(v[0].key, v[0].id.as_ref()), v[0].score, v[0].reason), ("a", 1.5, Reason::Alternative));
+        assert_eq!((&*v[0].id, v[0].score, v[0].reason), ("a", 1.5, Reason::Alternative));
     }
 }
