@@ -382,7 +382,8 @@ impl QueryEngine {
         self.swap(s);
     }
 
-    /// Drops cached rankings; call after [`IntentModel::fold_in`] on the installed model.
+    /// Drops what is cached per snapshot from the model (rankings, `related` lists, `stats`); call after
+    /// [`IntentModel::fold_in`] on the installed model.
     pub fn clear_caches(&self) {
         let s = self.snapshot().with(|_| {});
         self.swap(s);
