@@ -15,8 +15,10 @@
 //! two threads sharing (cloning) the engine.
 //!
 //! Baselines, same run, same inputs: a hash-map lookup of the product id (ns per lookup), and the model calls
-//! alone (`related`, `customer_affinity`, `audience`): queries are read as ratios to them, since the machine's
-//! speed varies with its load. A readable table goes to stderr, one JSON object to stdout.
+//! alone (`related`, `customer_affinity`, `audience`, and the calls one `customer_picks` makes: affinity plus
+//! three set look-ups over its 200 best items): queries are read as ratios to them (product kinds to `related`,
+//! customer kinds to the picks' model calls, audiences to `audience`), since the machine's speed varies with its
+//! load. `--kinds` is `--only`. A readable table goes to stderr, one JSON object to stdout.
 
 mod common;
 
@@ -27,7 +29,7 @@ use std::time::{Duration, Instant};
 use clerk::api::{Context, Query, QueryEngine, Request, Segment, Window};
 use clerk::core::clerk::{ClerkCore, Settings};
 use clerk::core::intern::FxHashMap;
-use clerk::core::model::Relation;
+use clerk::core::model::{Relation, Scored};
 use clerk::core::synthetic::{ShopConfig, SyntheticShop};
 use clerk::core::{Dataset, IntentModel, MemoryStore};
 use clerk::sync::csv::OrderField;
@@ -85,7 +87,7 @@ fn parse_args() -> Args {
             "--seconds" => args.seconds = value().parse().unwrap_or_else(|_| usage()),
             "--seed" => args.seed = value().parse().unwrap_or_else(|_| usage()),
             "--filter" => args.filter = Some(value()),
-            "--only" => args.only = Some(value().split(',').map(str::to_owned).collect()),
+            "--only" | "--kinds" => args.only = Some(value().split(',').map(str::to_owned).collect()),
             _ => usage(),
         }
     }
@@ -382,16 +384,23 @@ fn main() {
     let model: Arc<dyn IntentModel> =
         ClerkCore::new(Settings::default()).analyse(&data).expect("the analysis does not fail");
     let analysis_s = started.elapsed().as_secs_f64();
+    let rss_before_engine = common::rss_mb().unwrap_or(f64::NAN);
+    let started = Instant::now();
     let engine = futures::executor::block_on(QueryEngine::new(store.clone(), model.clone())).expect("engine");
+    let engine_s = started.elapsed().as_secs_f64();
+    let engine_mb = common::rss_mb().unwrap_or(f64::NAN) - rss_before_engine;
     let inputs = Inputs::new(&data);
     eprintln!(
-        "{dataset_name}: {} orders, {} distinct order lines, {} customers, {} products; import {:.1}s, analysis {:.1}s",
+        "{dataset_name}: {} orders, {} distinct order lines, {} customers, {} products; import {:.1}s, analysis {:.1}s, \
+         engine build (catalog + purchase index from the store) {:.2}s, +{:.0} MiB resident",
         data.orders.len(),
         lines,
         data.customers.len(),
         data.products.len(),
         import_s,
-        analysis_s
+        analysis_s,
+        engine_s,
+        engine_mb
     );
     let filter = args.filter.clone().unwrap_or_else(|| {
         if args.catalog.is_some() {
@@ -425,6 +434,17 @@ fn main() {
     let affinity = Latency::of(&mut time_each(&sample_customers, warmup, |c| {
         black_box(model.customer_affinity(c, None, 100));
     }));
+    // The model calls of one `customer_picks` alone (default blend): affinity, then its 200 best items as seeds
+    // of one set look-up per relation (50 per seed, 100 kept).
+    let picks_model = Latency::of(&mut time_each(&sample_customers, warmup, |c| {
+        let aff = model.customer_affinity(c, None, 100);
+        let top = aff.first().map_or(1.0, |s| s.score);
+        let seeds: Vec<Scored> =
+            aff.iter().take(200).map(|s| Scored { id: s.id.clone(), score: s.score / top }).collect();
+        for r in [Relation::BoughtTogether, Relation::BoughtNext, Relation::SameCustomers] {
+            black_box(model.related_to_set(&seeds, r, 50, 100));
+        }
+    }));
     let n_all = data.customers.len() + 1;
     let audience_n = n.min(1000);
     let model_audience = Latency::of(&mut time_each(&sample_products[..audience_n], warmup.min(50), |p| {
@@ -432,8 +452,16 @@ fn main() {
     }));
     eprintln!(
         "\nbaselines: hash lookup {lookup_ns:.1} ns; model.related(100) p50 {} us p99 {} us; \
-         model.customer_affinity(100) p50 {} us p99 {} us; model.audience(all) p50 {} us p99 {} us",
-        related.p50_us, related.p99_us, affinity.p50_us, affinity.p99_us, model_audience.p50_us, model_audience.p99_us
+         model.customer_affinity(100) p50 {} us p99 {} us; model.audience(all) p50 {} us p99 {} us; \
+         model calls of customer_picks p50 {} us p99 {} us",
+        related.p50_us,
+        related.p99_us,
+        affinity.p50_us,
+        affinity.p99_us,
+        model_audience.p50_us,
+        model_audience.p99_us,
+        picks_model.p50_us,
+        picks_model.p99_us
     );
 
     eprintln!(
@@ -480,7 +508,11 @@ fn main() {
         }));
         let q1 = throughput(&engine, &reqs, 1, args.seconds);
         let q2 = throughput(&engine, &reqs, 2, args.seconds);
-        let base = if class == Class::Audience { model_audience.p50_us } else { related.p50_us };
+        let (base, base_name) = match class {
+            Class::Audience => (model_audience.p50_us, "model.audience(all)"),
+            Class::Customer => (picks_model.p50_us, "model calls of customer_picks"),
+            Class::Product => (related.p50_us, "model.related(100)"),
+        };
         let ratio = if base > 0.0 { lat.p50_us / base } else { f64::NAN };
         let target = class.target_us();
         let met = lat.p99_us <= target;
@@ -509,7 +541,7 @@ fn main() {
                 "met": met,
                 "latency": lat,
                 "p50_over_baseline": r2(ratio),
-                "baseline": if class == Class::Audience { "model.audience(all)" } else { "model.related(100)" },
+                "baseline": base_name,
                 "qps_1_thread": q1.round(),
                 "qps_2_threads": q2.round(),
                 "scaling_2_over_1": r2(q2 / q1),
@@ -549,6 +581,8 @@ fn main() {
         "products": data.products.len(),
         "import_s": r2(import_s),
         "analysis_s": r2(analysis_s),
+        "engine_build_s": r2(engine_s),
+        "engine_build_rss_mb": engine_mb.round(),
         "queries_per_kind": n,
         "warmup": warmup,
         "seconds_per_throughput": args.seconds,
@@ -559,6 +593,7 @@ fn main() {
             "model_related_100": related,
             "model_customer_affinity_100": affinity,
             "model_audience_all": model_audience,
+            "model_calls_of_customer_picks": picks_model,
         },
         "kinds": out_kinds,
         "mixed": {"qps_1_thread": mixed_1.round(), "qps_2_threads": mixed_2.round(), "scaling_2_over_1": r2(mixed_2 / mixed_1)},

@@ -1,11 +1,13 @@
 //! The query engine: one consistent snapshot of model, catalog and purchase index per query.
 
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashSet};
+use std::hash::BuildHasherDefault;
 use std::sync::{Arc, OnceLock, RwLock};
 
 use clerk_core::domain::Timestamp;
-use clerk_core::intern::FxHashMap;
-use clerk_core::model::{IntentModel, ModelError, Ranking, Relation, Scored};
+use clerk_core::intern::{FxHashMap, FxHasher};
+use clerk_core::model::{IntentModel, ModelError, ModelStats, Ranking, Relation, Scored};
 use clerk_core::store::DataStore;
 
 use crate::catalog::Catalog;
@@ -13,10 +15,11 @@ use crate::context::Context;
 use crate::error::QueryError;
 use crate::fallback::Fallback;
 use crate::filter::Filter;
-use crate::history::History;
+use crate::history::{Bought, History};
+use crate::keys::{self, Keys, NONE};
 use crate::request::{Query, Request, Segment};
 use crate::response::{CustomerItem, Item, Reason, Response};
-use crate::score::{Blend, Candidate, Scores};
+use crate::score::{by_rank, Blend, Candidate, Resolved, Scores};
 
 /// Everything one query reads, consistent with itself: a model, the catalog and purchase index it is
 /// answered against, the analysis version and the blend weights.
@@ -33,6 +36,62 @@ pub struct Snapshot {
     /// The weights.
     pub blend: Arc<Blend>,
     rankings: [OnceLock<Arc<Vec<Scored>>>; 3],
+    ranked: [OnceLock<Arc<RankIndex>>; 3],
+    stats: OnceLock<ModelStats>,
+    history_of_catalog: OnceLock<Arc<Vec<u32>>>,
+    related: RwLock<RelatedMemo>,
+}
+
+/// The most relation items a snapshot memoises (24 bytes each): past it, look-ups go to the model every time.
+const RELATED_MEMO_ITEMS: usize = 4 << 20;
+
+/// `related` lists of catalog products, resolved to catalog keys, as the model gave them for this snapshot.
+#[derive(Debug, Default)]
+struct RelatedMemo {
+    lists: FxHashMap<(u32, u8), Arc<[Resolved]>>,
+    items: usize,
+}
+
+/// A ranking's positions by category: what "best sellers of these categories" reads instead of testing every
+/// product of the ranking.
+#[derive(Debug)]
+struct RankIndex {
+    /// The catalog index of each position ([`NONE`] when the catalog has no record).
+    keys: Vec<u32>,
+    /// Per interned category, the positions of its products (directly in it), ascending.
+    by_category: Vec<Vec<u32>>,
+}
+
+/// Ascending positions of the union of sorted lists (each position once): a k-way merge.
+struct Merge<'a> {
+    lists: Vec<&'a [u32]>,
+    heap: BinaryHeap<Reverse<(u32, u32)>>,
+    last: Option<u32>,
+}
+
+impl<'a> Merge<'a> {
+    fn new(lists: Vec<&'a [u32]>) -> Self {
+        let heap = lists.iter().enumerate().filter_map(|(i, l)| l.first().map(|&p| Reverse((p, i as u32)))).collect();
+        Merge { lists, heap, last: None }
+    }
+}
+
+impl Iterator for Merge<'_> {
+    type Item = u32;
+    fn next(&mut self) -> Option<u32> {
+        loop {
+            let Reverse((p, i)) = self.heap.pop()?;
+            let list = &mut self.lists[i as usize];
+            *list = &list[1..];
+            if let Some(&q) = list.first() {
+                self.heap.push(Reverse((q, i)));
+            }
+            if self.last != Some(p) {
+                self.last = Some(p);
+                return Some(p);
+            }
+        }
+    }
 }
 
 impl Snapshot {
@@ -44,7 +103,18 @@ impl Snapshot {
         version: u64,
         blend: Arc<Blend>,
     ) -> Self {
-        Snapshot { model, catalog, history, version, blend, rankings: Default::default() }
+        Snapshot {
+            model,
+            catalog,
+            history,
+            version,
+            blend,
+            rankings: Default::default(),
+            ranked: Default::default(),
+            stats: OnceLock::new(),
+            history_of_catalog: OnceLock::new(),
+            related: RwLock::default(),
+        }
     }
 
     fn with(&self, f: impl FnOnce(&mut Snapshot)) -> Snapshot {
@@ -56,26 +126,95 @@ impl Snapshot {
             self.blend.clone(),
         );
         f(&mut s);
+        if Arc::ptr_eq(&s.catalog, &self.catalog) && Arc::ptr_eq(&s.history, &self.history) {
+            if let Some(v) = self.history_of_catalog.get() {
+                let _ = s.history_of_catalog.set(v.clone());
+            }
+        }
         s
+    }
+
+    /// Builds the per-snapshot indices a query would otherwise build on first use.
+    fn warmed(self) -> Self {
+        self.history_of_catalog();
+        self
+    }
+
+    /// The purchase-index product of each catalog product, once per catalog and purchase index.
+    fn history_of_catalog(&self) -> &[u32] {
+        self.history_of_catalog.get_or_init(|| Arc::new(keys::history_of_catalog(&self.catalog, &self.history)))
+    }
+
+    /// The model's counts, once per snapshot (a fold-in needs [`QueryEngine::clear_caches`]).
+    fn stats(&self) -> &ModelStats {
+        self.stats.get_or_init(|| self.model.stats())
+    }
+
+    fn keys(&self) -> Keys<'_> {
+        Keys::new(&self.catalog, &self.history, self.history_of_catalog())
+    }
+
+    fn ranking_slot(r: Ranking) -> usize {
+        match r {
+            Ranking::Popular => 0,
+            Ranking::Trending => 1,
+            Ranking::New => 2,
+        }
+    }
+
+    /// A ranking's category index, built once per snapshot on first use.
+    fn rank_index(&self, r: Ranking) -> Arc<RankIndex> {
+        self.ranked[Self::ranking_slot(r)]
+            .get_or_init(|| {
+                let list = self.ranking(r);
+                let catalog = &*self.catalog;
+                let keys: Vec<u32> = list.iter().map(|s| catalog.index_of(&s.id).unwrap_or(NONE)).collect();
+                let mut by_category: Vec<Vec<u32>> = vec![Vec::new(); catalog.category_count()];
+                for (pos, &k) in keys.iter().enumerate() {
+                    if k != NONE {
+                        for &c in catalog.categories_of(k) {
+                            let l = &mut by_category[c as usize];
+                            if l.last() != Some(&(pos as u32)) {
+                                l.push(pos as u32);
+                            }
+                        }
+                    }
+                }
+                Arc::new(RankIndex { keys, by_category })
+            })
+            .clone()
     }
 
     /// The full ranking, computed once per snapshot (a fold-in needs [`QueryEngine::clear_caches`]).
     fn ranking(&self, r: Ranking) -> Arc<Vec<Scored>> {
-        let i = match r {
-            Ranking::Popular => 0,
-            Ranking::Trending => 1,
-            Ranking::New => 2,
-        };
-        self.rankings[i]
+        self.rankings[Self::ranking_slot(r)]
             .get_or_init(|| {
-                let n = self.model.stats().products.max(self.catalog.len()).saturating_add(1);
+                let n = self.stats().products.max(self.catalog.len()).saturating_add(1);
                 Arc::new(self.model.ranking(r, n))
             })
             .clone()
     }
 
-    fn related(&self, id: &str, rel: Relation) -> Vec<Scored> {
-        self.model.related(id, rel, self.blend.depth)
+    /// The model's `related(id, rel, depth)`, resolved to catalog keys; memoised per snapshot for catalog
+    /// products (a fold-in needs [`QueryEngine::clear_caches`], as for rankings).
+    fn related(&self, id: &str, rel: Relation) -> Arc<[Resolved]> {
+        let resolve = |v: Vec<Scored>| -> Arc<[Resolved]> {
+            v.into_iter()
+                .map(|s| Resolved { key: self.catalog.index_of(&s.id).unwrap_or(NONE), score: s.score, id: s.id })
+                .collect()
+        };
+        let Some(p) = self.catalog.index_of(id) else { return resolve(self.model.related(id, rel, self.blend.depth)) };
+        let slot = (p, rel as u8);
+        if let Some(list) = self.related.read().unwrap_or_else(|e| e.into_inner()).lists.get(&slot) {
+            return list.clone();
+        }
+        let list = resolve(self.model.related(id, rel, self.blend.depth));
+        let mut memo = self.related.write().unwrap_or_else(|e| e.into_inner());
+        if memo.items + list.len() <= RELATED_MEMO_ITEMS {
+            memo.items += list.len();
+            memo.lists.insert(slot, list.clone());
+        }
+        list
     }
 }
 
@@ -134,17 +273,40 @@ impl QueryEngine {
         Ok(Self::from_parts(store, Snapshot::new(model, Arc::new(catalog), Arc::new(history), 0, Arc::default())))
     }
 
+    /// The store's latest saved analysis newer than `current`, loaded with `template`'s
+    /// [`IntentModel::load`], with its version.
+    async fn saved_newer(
+        store: &dyn DataStore,
+        template: &dyn IntentModel,
+        current: u64,
+    ) -> Result<Option<(Arc<dyn IntentModel>, u64)>, QueryError> {
+        let latest = store.analysis_version().await?;
+        if latest <= current {
+            return Ok(None);
+        }
+        let Some(saved) = store.load_analysis().await? else { return Ok(None) };
+        if saved.model != template.name() || saved.format != template.format() {
+            return Err(QueryError::Model(ModelError::Format {
+                expected: format!("{} format {}", template.name(), template.format()),
+                found: format!("{} format {}", saved.model, saved.format),
+            }));
+        }
+        Ok(Some((template.load(&saved.bytes)?, saved.version)))
+    }
+
     /// An engine that starts from the store's latest saved analysis (loaded with `template`'s
     /// [`IntentModel::load`]), or from `template` itself when nothing is saved yet.
     pub async fn from_saved(store: Arc<dyn DataStore>, template: Arc<dyn IntentModel>) -> Result<Self, QueryError> {
-        let engine = Self::new(store, template).await?;
-        engine.refresh().await?;
-        Ok(engine)
+        // The catalog and purchase index are read once, after the analysis is loaded.
+        let (model, version) = Self::saved_newer(&*store, &*template, 0).await?.unwrap_or((template, 0));
+        let catalog = Catalog::from_store(&*store).await?;
+        let history = History::from_store(&*store).await?;
+        Ok(Self::from_parts(store, Snapshot::new(model, Arc::new(catalog), Arc::new(history), version, Arc::default())))
     }
 
     /// An engine over an already built snapshot (no store read).
     pub fn from_parts(store: Arc<dyn DataStore>, snapshot: Snapshot) -> Self {
-        QueryEngine { inner: Arc::new(Inner { store, snapshot: RwLock::new(Arc::new(snapshot)) }) }
+        QueryEngine { inner: Arc::new(Inner { store, snapshot: RwLock::new(Arc::new(snapshot.warmed())) }) }
     }
 
     /// The current snapshot.
@@ -153,7 +315,8 @@ impl QueryEngine {
     }
 
     fn swap(&self, snapshot: Snapshot) {
-        *self.inner.snapshot.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(snapshot);
+        let snapshot = Arc::new(snapshot.warmed());
+        *self.inner.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
     }
 
     /// The version of the installed analysis.
@@ -188,19 +351,11 @@ impl QueryEngine {
     /// did. This is how a running engine picks up a new analysis without a restart.
     pub async fn refresh(&self) -> Result<bool, QueryError> {
         let current = self.snapshot();
-        let latest = self.inner.store.analysis_version().await?;
-        if latest <= current.version {
+        let Some((model, version)) = Self::saved_newer(&*self.inner.store, &*current.model, current.version).await?
+        else {
             return Ok(false);
-        }
-        let Some(saved) = self.inner.store.load_analysis().await? else { return Ok(false) };
-        if saved.model != current.model.name() || saved.format != current.model.format() {
-            return Err(QueryError::Model(ModelError::Format {
-                expected: format!("{} format {}", current.model.name(), current.model.format()),
-                found: format!("{} format {}", saved.model, saved.format),
-            }));
-        }
-        let model = current.model.load(&saved.bytes)?;
-        self.install(model, saved.version).await?;
+        };
+        self.install(model, version).await?;
         Ok(true)
     }
 
@@ -227,7 +382,8 @@ impl QueryEngine {
         self.swap(s);
     }
 
-    /// Drops cached rankings; call after [`IntentModel::fold_in`] on the installed model.
+    /// Drops what is cached per snapshot from the model (rankings, `related` lists, `stats`); call after
+    /// [`IntentModel::fold_in`] on the installed model.
     pub fn clear_caches(&self) {
         let s = self.snapshot().with(|_| {});
         self.swap(s);
@@ -257,9 +413,12 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
     let ctx = &req.context;
     let blend = &*snap.blend;
     for id in &ctx.basket {
-        run.excluded.insert(id);
+        let k = run.keys.key(id);
+        run.excluded.insert(k);
     }
-    let mut category_seeds: Vec<&str> = Vec::new();
+    // Catalog products whose categories the category fallback reads.
+    let mut category_seeds: Vec<u32> = Vec::new();
+    let catalog = &*snap.catalog;
     let mut chain: Vec<Fallback> = Vec::new();
     match &req.query {
         Query::Alternatives { products } | Query::Complementary { products } | Query::MostSoldWith { products } => {
@@ -267,13 +426,16 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             let mut scores = Scores::new();
             let mut basket_seeds: Vec<Scored> = Vec::new();
             for &p in &seeds {
-                run.excluded.insert(p);
+                let k = run.keys.key(p);
+                run.excluded.insert(k);
                 match &req.query {
-                    Query::Alternatives { .. } => {
-                        scores.add_raw(&snap.related(p, Relation::Alternative), blend.alternative, Reason::Alternative)
-                    }
+                    Query::Alternatives { .. } => scores.add_resolved(
+                        &snap.related(p, Relation::Alternative),
+                        blend.alternative,
+                        Reason::Alternative,
+                    ),
                     Query::Complementary { .. } => basket_seeds.push(Scored { id: Arc::from(p), score: 1.0 }),
-                    _ => scores.add_raw(&snap.related(p, Relation::BoughtTogether), 1.0, Reason::BoughtTogether),
+                    _ => scores.add_resolved(&snap.related(p, Relation::BoughtTogether), 1.0, Reason::BoughtTogether),
                 }
                 if !req.allow_fallback && !product_known(snap, p) {
                     return Err(QueryError::UnknownProduct { id: p.to_owned() });
@@ -291,9 +453,11 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             } else if let Some(c) = &customer {
                 scores.boost(&affinity(snap, c, req.at), blend.customer_boost, Reason::History);
             }
-            run.push_candidates(scores.into_sorted(), None);
-            category_seeds.extend(seeds);
-            category_seeds.extend(ctx.basket.iter().map(String::as_str));
+            run.push_scores(scores, None);
+            if !run.full() {
+                category_seeds.extend(seeds.iter().filter_map(|id| catalog.index_of(id)));
+                category_seeds.extend(ctx.basket.iter().filter_map(|id| catalog.index_of(id)));
+            }
             chain.extend([Fallback::Category, Fallback::Popular]);
         }
         Query::CustomerPicks { customer }
@@ -301,20 +465,18 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
         | Query::CustomerAlternatives { customer } => {
             let c = resolve(snap, customer);
             let aff = affinity(snap, &c, req.at);
-            let bought: Vec<&Arc<str>> = match c.index {
-                Some(i) => {
-                    snap.history.bought(i).iter().filter_map(|b| snap.history.products().id(b.product)).collect()
-                }
-                None => Vec::new(),
-            };
+            let bought: &[Bought] = c.index.map_or(&[], |i| snap.history.bought(i));
             if aff.is_empty() && bought.is_empty() && !req.allow_fallback {
                 return Err(QueryError::UnknownCustomer { id: customer.clone() });
             }
             let seeds = history_seeds(snap, &c, &aff);
             let picks = matches!(req.query, Query::CustomerPicks { .. });
             if !picks {
-                run.bought.extend(aff.iter().map(|s| s.id.clone()));
-                run.bought.extend(bought.iter().map(|id| (*id).clone()));
+                for s in &aff {
+                    let k = run.keys.key(&s.id);
+                    run.bought_affinity.insert(k);
+                }
+                run.bought = Some(bought);
             }
             let mut scores = Scores::new();
             match &req.query {
@@ -341,16 +503,34 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     ];
                     relations_of_set(snap, &mut scores, &seeds, &relations, false);
                     // What customers of the same taste buy.
-                    let similar = snap.model.customer_discovery(&c.key, req.at, blend.depth);
-                    scores.add(&similar, blend.discovery_similar, Reason::SimilarCustomers);
+                    // (A weight of 0 adds nothing: the model is not asked.)
+                    if blend.discovery_similar.is_finite() && blend.discovery_similar > 0.0 {
+                        let similar = snap.model.customer_discovery(&c.key, req.at, blend.depth);
+                        scores.add(&similar, blend.discovery_similar, Reason::SimilarCustomers);
+                    }
                     // What everyone buys is a fair guess of what a customer will try next.
                     let popular = snap.ranking(Ranking::Popular);
-                    scores.add(&popular[..popular.len().min(blend.depth)], blend.discovery_popular, Reason::Popular);
+                    let top = &popular[..popular.len().min(blend.depth)];
+                    scores.add(top, blend.discovery_popular, Reason::Popular);
                 }
-                _ => {
+                _ if ctx.has_products() => {
                     for s in &seeds {
                         let list = snap.related(&s.id, Relation::Alternative);
-                        scores.add_raw(&list, blend.alternative * s.score, Reason::Alternative);
+                        scores.add_resolved(&list, blend.alternative * s.score, Reason::Alternative);
+                    }
+                }
+                _ => {
+                    // Without a context every part is an alternative, so the reason is too and only the sums
+                    // matter: one set look-up. What the history, exclusions and the filter remove is made up by
+                    // asking again for four times as many until the page is full or the list is complete.
+                    let mut limit = run.need.saturating_mul(4).saturating_add(req.exclude.len()).saturating_add(32);
+                    loop {
+                        let list = snap.model.related_to_set(&seeds, Relation::Alternative, blend.depth, limit);
+                        if list.len() < limit || run.count_accepted(&list) >= run.need {
+                            scores.add_raw(&list, blend.alternative, Reason::Alternative);
+                            break;
+                        }
+                        limit = limit.saturating_mul(4);
                     }
                 }
             }
@@ -359,11 +539,14 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             context_signal(snap, &mut scores, ctx, weight);
             let step = (cold && !scores.is_empty()).then_some(Fallback::Context);
             if step.is_none() || req.allow_fallback {
-                run.push_candidates(scores.into_sorted(), step);
+                run.push_scores(scores, step);
             }
-            let seed_ids: Vec<&str> = seeds.iter().map(|s| &*s.id).collect();
-            category_seeds.extend(seed_ids.iter().filter_map(|id| snap.catalog.get(id).map(|p| p.id.as_str())));
-            category_seeds.extend(ctx.viewed.iter().chain(&ctx.basket).chain(&ctx.clicks).map(String::as_str));
+            // Only a page the primary signal left short reads the categories.
+            if !run.full() {
+                category_seeds.extend(seeds.iter().filter_map(|s| catalog.index_of(&s.id)));
+            }
+            category_seeds
+                .extend(ctx.viewed.iter().chain(&ctx.basket).chain(&ctx.clicks).filter_map(|id| catalog.index_of(id)));
             chain.extend([Fallback::Category, Fallback::Popular]);
         }
         Query::Visitor => {
@@ -373,21 +556,21 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                 let c = resolve(snap, c);
                 scores.add(&affinity(snap, &c, req.at), blend.customer_affinity, Reason::History);
             }
-            run.push_candidates(scores.into_sorted(), None);
-            category_seeds.extend(ctx.viewed.iter().chain(&ctx.basket).chain(&ctx.clicks).map(String::as_str));
+            run.push_scores(scores, None);
+            category_seeds
+                .extend(ctx.viewed.iter().chain(&ctx.basket).chain(&ctx.clicks).filter_map(|id| catalog.index_of(id)));
             chain.extend([Fallback::Category, Fallback::Popular]);
         }
         Query::Popular { category } | Query::Trending { category } | Query::New { category } => {
-            let cats = category.as_deref().map(|c| snap.catalog.category_and_descendants(c));
-            let keep = |id: &str| cats.as_ref().is_none_or(|c| snap.catalog.in_categories(id, c));
+            let cats = category.as_deref().map(|c| snap.catalog.category_closure(c));
             let (ranking, reason) = match req.query {
                 Query::Popular { .. } => (Ranking::Popular, Reason::Popular),
                 Query::Trending { .. } => (Ranking::Trending, Reason::Trending),
                 _ => (Ranking::New, Reason::New),
             };
-            run.push_source(None, reason, &snap.ranking(ranking), &keep);
+            run.push_ranking(None, reason, ranking, cats.as_deref());
             if ranking == Ranking::Trending && req.allow_fallback {
-                run.push_source(Some(Fallback::Popular), Reason::Popular, &snap.ranking(Ranking::Popular), &keep);
+                run.push_ranking(Some(Fallback::Popular), Reason::Popular, Ranking::Popular, cats.as_deref());
             }
         }
         Query::Audience { .. } => {}
@@ -396,17 +579,15 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
         for step in chain {
             match step {
                 Fallback::Category => {
-                    let cats: HashSet<String> = category_seeds
-                        .iter()
-                        .filter_map(|id| snap.catalog.get(id))
-                        .flat_map(|p| p.categories.iter().cloned())
-                        .collect();
+                    let mut cats: Vec<u32> =
+                        category_seeds.iter().flat_map(|&p| snap.catalog.categories_of(p).iter().copied()).collect();
+                    cats.sort_unstable();
+                    cats.dedup();
                     if !cats.is_empty() {
-                        let keep = |id: &str| snap.catalog.in_categories(id, &cats);
-                        run.push_source(Some(step), Reason::Popular, &snap.ranking(Ranking::Popular), &keep);
+                        run.push_ranking(Some(step), Reason::Popular, Ranking::Popular, Some(&cats));
                     }
                 }
-                _ => run.push_source(Some(step), Reason::Popular, &snap.ranking(Ranking::Popular), &|_| true),
+                _ => run.push_ranking(Some(step), Reason::Popular, Ranking::Popular, None),
             }
         }
     }
@@ -492,8 +673,10 @@ fn context_signal(snap: &Snapshot, scores: &mut Scores, ctx: &Context, weight: f
         let recent: Vec<&str> = dedup_recent(list, b.max_context_items);
         for (k, id) in recent.into_iter().enumerate() {
             let w = weight * w * b.recency(k);
-            scores.add_raw(&snap.related(id, Relation::Alternative), w * b.viewed_alternative, Reason::Alternative);
-            scores.add_raw(&snap.related(id, Relation::BoughtTogether), w * b.viewed_together, Reason::BoughtTogether);
+            let alternatives = snap.related(id, Relation::Alternative);
+            scores.add_resolved(&alternatives, w * b.viewed_alternative, Reason::Alternative);
+            let together = snap.related(id, Relation::BoughtTogether);
+            scores.add_resolved(&together, w * b.viewed_together, Reason::BoughtTogether);
         }
     }
     let basket: Vec<Scored> = dedup(&ctx.basket, b.max_context_items)
@@ -547,33 +730,41 @@ fn history_seeds(snap: &Snapshot, c: &Customer, aff: &[Scored]) -> Vec<Scored> {
         .collect()
 }
 
+type FxHashSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
+
 /// One query's answer being assembled.
 struct Run<'a> {
     snap: &'a Snapshot,
     req: &'a Request,
     filter: Option<Filter>,
-    excluded: HashSet<&'a str>,
-    /// The customer's history, excluded from discovery answers.
-    bought: HashSet<Arc<str>>,
+    keys: Keys<'a>,
+    excluded: FxHashSet<u32>,
+    /// The customer's history (purchase index, sorted by product), excluded from discovery answers.
+    bought: Option<&'a [Bought]>,
+    /// The customer's affinity products, excluded from discovery answers.
+    bought_affinity: FxHashSet<u32>,
     need: usize,
-    out: Vec<(Arc<str>, f32, Reason)>,
-    seen: HashSet<Arc<str>>,
+    out: Vec<(Arc<str>, u32, f32, Reason)>,
+    seen: FxHashSet<u32>,
     fallback: Option<Fallback>,
 }
 
 impl<'a> Run<'a> {
     fn new(snap: &'a Snapshot, req: &'a Request, filter: Option<Filter>) -> Self {
-        let excluded = req.exclude.iter().map(String::as_str).collect();
+        let mut keys = snap.keys();
+        let excluded = req.exclude.iter().map(|id| keys.key(id)).collect();
         let need = req.offset.saturating_add(req.limit);
         Run {
             snap,
             req,
             filter,
+            keys,
             excluded,
-            bought: HashSet::new(),
+            bought: None,
+            bought_affinity: FxHashSet::default(),
             need,
             out: Vec::new(),
-            seen: HashSet::new(),
+            seen: FxHashSet::default(),
             fallback: None,
         }
     }
@@ -582,19 +773,55 @@ impl<'a> Run<'a> {
         self.out.len() >= self.need
     }
 
-    fn accept(&self, id: &str) -> bool {
-        !self.excluded.contains(id)
-            && !self.bought.contains(id)
-            && !self.seen.contains(id)
-            && self.snap.catalog.is_indexable(id)
-            && self.filter.as_ref().is_none_or(|f| f.matches_id(id, self.snap.catalog.get(id).map(|p| &**p)))
+    fn is_bought(&self, key: u32) -> bool {
+        let Some(bought) = self.bought else { return false };
+        self.bought_affinity.contains(&key)
+            || self.keys.history_index(key).is_some_and(|h| bought.binary_search_by_key(&h, |b| b.product).is_ok())
     }
 
-    fn push(&mut self, id: &Arc<str>, score: f32, reason: Reason, step: Option<Fallback>) {
-        self.seen.insert(id.clone());
-        self.out.push((id.clone(), score, reason));
+    fn accept(&self, key: u32, id: &str) -> bool {
+        !self.excluded.contains(&key)
+            && !self.is_bought(key)
+            && !self.seen.contains(&key)
+            && self.keys.indexable(key)
+            && self.filter.as_ref().is_none_or(|f| f.matches_id(id, self.keys.product(key).map(|p| &**p)))
+    }
+
+    /// How many items of a list (distinct ids) would be accepted now.
+    fn count_accepted(&mut self, list: &[Scored]) -> usize {
+        let mut n = 0;
+        for s in list {
+            let k = self.keys.key(&s.id);
+            n += usize::from(s.score.is_finite() && s.score > 0.0 && self.accept(k, &s.id));
+        }
+        n
+    }
+
+    fn push(&mut self, id: &Arc<str>, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
+        self.seen.insert(key);
+        self.out.push((id.clone(), key, score, reason));
         if self.fallback.is_none() {
             self.fallback = step;
+        }
+    }
+
+    /// Appends the blended candidates, best first (ties by id): only the head that can fill the page is sorted
+    /// unless exclusions and the filter reject enough of it.
+    fn push_scores(&mut self, scores: Scores, step: Option<Fallback>) {
+        let mut v = scores.into_candidates();
+        let head = self.need.saturating_sub(self.out.len()).saturating_mul(2).saturating_add(16);
+        if v.len() > head {
+            v.select_nth_unstable_by(head - 1, by_rank);
+            let mut tail = v.split_off(head);
+            v.sort_unstable_by(by_rank);
+            self.push_candidates(v, step);
+            if !self.full() {
+                tail.sort_unstable_by(by_rank);
+                self.push_candidates(tail, step);
+            }
+        } else {
+            v.sort_unstable_by(by_rank);
+            self.push_candidates(v, step);
         }
     }
 
@@ -603,38 +830,71 @@ impl<'a> Run<'a> {
             if self.full() {
                 return;
             }
-            if self.accept(&c.id) {
-                self.push(&c.id, c.score, c.reason, step);
+            let key = if c.key == NONE { self.keys.key(&c.id) } else { c.key };
+            if self.accept(key, &c.id) {
+                self.push(&c.id, key, c.score, c.reason, step);
             }
         }
     }
 
-    /// Appends a ranked source, scaled below the last item listed so far.
-    fn push_source(&mut self, step: Option<Fallback>, reason: Reason, list: &[Scored], keep: &dyn Fn(&str) -> bool) {
+    /// Appends a ranking (only its products in `categories`, when given), scaled below the last item listed so
+    /// far.
+    fn push_ranking(&mut self, step: Option<Fallback>, reason: Reason, ranking: Ranking, categories: Option<&[u32]>) {
+        if self.full() {
+            return;
+        }
+        let list = self.snap.ranking(ranking);
         let Some(top) = list.first().map(|s| s.score).filter(|s| s.is_finite() && *s > 0.0) else { return };
         let scale = match self.out.last() {
-            Some(&(_, last, _)) => last * self.snap.blend.fallback_ceiling / top,
+            Some(&(_, _, last, _)) => last * self.snap.blend.fallback_ceiling / top,
             None => 1.0,
         };
-        for s in list {
-            if self.full() {
-                return;
+        let index = self.snap.rank_index(ranking);
+        let take = |run: &mut Self, pos: u32| -> bool {
+            if run.full() {
+                return false;
             }
-            if s.score.is_finite() && s.score > 0.0 && keep(&s.id) && self.accept(&s.id) {
-                self.push(&s.id, s.score * scale, reason, step);
+            let s = &list[pos as usize];
+            if s.score.is_finite() && s.score > 0.0 {
+                let k = match index.keys[pos as usize] {
+                    NONE => run.keys.key(&s.id),
+                    k => k,
+                };
+                if run.accept(k, &s.id) {
+                    run.push(&s.id, k, s.score * scale, reason, step);
+                }
+            }
+            true
+        };
+        match categories {
+            None => {
+                for pos in 0..list.len() as u32 {
+                    if !take(self, pos) {
+                        return;
+                    }
+                }
+            }
+            Some(cats) => {
+                let lists = cats.iter().filter_map(|&c| index.by_category.get(c as usize).map(Vec::as_slice)).collect();
+                for pos in Merge::new(lists) {
+                    if !take(self, pos) {
+                        return;
+                    }
+                }
             }
         }
     }
 
     fn finish(self) -> Response {
         let snap = self.snap;
+        let keys = &self.keys;
         let items = self
             .out
             .into_iter()
             .skip(self.req.offset)
             .take(self.req.limit)
-            .map(|(id, score, reason)| {
-                let product = if self.req.include_product_data { snap.catalog.get(&id).cloned() } else { None };
+            .map(|(id, key, score, reason)| {
+                let product = if self.req.include_product_data { keys.product(key).cloned() } else { None };
                 Item { id, score, reason, product }
             })
             .collect();
@@ -648,98 +908,138 @@ impl<'a> Run<'a> {
     }
 }
 
+/// The last purchase time in `since..=until` of a customer's purchases of one product (sorted by time).
+fn last_in(times: &[(u32, Timestamp)], since: Timestamp, until: Timestamp) -> Option<Timestamp> {
+    let end = times.partition_point(|&(_, t)| t <= until);
+    times[..end].last().map(|&(_, t)| t).filter(|&t| t >= since)
+}
+
 /// Customers for a product.
 fn audience(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
     let Query::Audience { product, segment, window } = &req.query else {
         return Err(QueryError::Internal("audience called for another kind".into()));
     };
     let history = &*snap.history;
-    let n_all = history.customer_keys().len().max(snap.model.stats().customers).saturating_add(1);
-    let members = snap.model.audience(product, req.at, n_all);
+    let stats = snap.stats();
+    let n_all = history.customer_keys().len().max(stats.customers).saturating_add(1);
+    let need = req.offset.saturating_add(req.limit);
+    // `interested` lists the model's own ranking: ask for the page (and what the exclusions may remove), and
+    // for everyone only when that came out short. The other segments score every customer.
+    let mut ask = match segment {
+        Segment::Interested => need.saturating_add(req.exclude.len()).max(1).min(n_all),
+        _ => n_all,
+    };
+    let mut members = snap.model.audience(product, req.at, ask);
     let known = !members.is_empty() || snap.catalog.contains(product) || history.knows_product(product);
     if !known {
         return Err(QueryError::UnknownProduct { id: product.clone() });
     }
-    let now = req.at.or(history.last_time()).or(snap.model.stats().reference_time).unwrap_or_default();
+    let now = req.at.or(history.last_time()).or(stats.reference_time).unwrap_or_default();
     let mut since = window.since.unwrap_or(Timestamp::MIN);
     if let Some(d) = window.within_days {
         let secs = (d * clerk_core::domain::DAY as f64).min(1e15) as i64;
         since = since.max(Timestamp(now.secs().saturating_sub(secs)));
     }
     let until = window.until.unwrap_or(Timestamp::MAX);
-    // Last purchase inside the window, per customer.
-    let mut bought: FxHashMap<u32, Timestamp> = FxHashMap::default();
-    let mut ever: FxHashMap<u32, Timestamp> = FxHashMap::default();
-    for &(c, t) in history.buyers(product) {
-        let e = ever.entry(c).or_insert(t);
-        *e = (*e).max(t);
-        if t >= since && t <= until {
-            let e = bought.entry(c).or_insert(t);
-            *e = (*e).max(t);
-        }
-    }
+    // Every purchase of the product as (customer, time), sorted: one customer's purchases are a run.
+    let buyers = history.buyers(product);
+    let purchases_of = |c: u32| {
+        let lo = buyers.partition_point(|&(x, _)| x < c);
+        let hi = lo + buyers[lo..].partition_point(|&(x, _)| x <= c);
+        &buyers[lo..hi]
+    };
     let excluded: HashSet<&str> = req.exclude.iter().map(String::as_str).collect();
     let mut out: Vec<CustomerItem> = Vec::new();
     match segment {
-        Segment::Interested => {
-            for m in members {
+        Segment::Interested => loop {
+            for m in &members {
                 if m.score.is_finite() && !excluded.contains(&*m.customer) {
-                    let last =
-                        m.last_purchase.or_else(|| history.resolve(&m.customer).and_then(|c| bought.get(&c).copied()));
+                    let last = m
+                        .last_purchase
+                        .or_else(|| history.resolve(&m.customer).and_then(|c| last_in(purchases_of(c), since, until)));
                     out.push(CustomerItem {
-                        id: m.customer,
+                        id: m.customer.clone(),
                         score: m.score,
                         reason: Reason::Interested,
                         last_purchase: last,
                     });
                 }
             }
-        }
+            if out.len() >= need || members.len() < ask || ask >= n_all {
+                break;
+            }
+            out.clear();
+            ask = n_all;
+            members = snap.model.audience(product, req.at, ask);
+        },
         Segment::Purchased | Segment::NotPurchased => {
-            let scores: FxHashMap<Arc<str>, f32> =
-                members.into_iter().filter(|m| m.score.is_finite()).map(|m| (m.customer, m.score)).collect();
+            // Dense by purchase-index customer: the model's score (the last one listed for an id), and whether
+            // the request excludes them.
+            let n = history.customer_keys().len();
+            let mut score_of: Vec<f32> = vec![0.0; n];
+            let mut others: FxHashMap<Arc<str>, f32> = FxHashMap::default();
+            for m in members.into_iter().filter(|m| m.score.is_finite()) {
+                match history.index_of_key(&m.customer) {
+                    Some(c) => score_of[c as usize] = m.score,
+                    None => {
+                        others.insert(m.customer, m.score);
+                    }
+                }
+            }
+            let mut is_excluded = vec![false; n];
+            for id in &req.exclude {
+                if let Some(c) = history.index_of_key(id) {
+                    is_excluded[c as usize] = true;
+                }
+            }
+            // Per customer who bought: the last purchase ever and inside the window.
+            let mut ever: Vec<Option<Timestamp>> = vec![None; n];
+            let mut in_window: Vec<Option<Timestamp>> = vec![None; n];
+            for run in buyers.chunk_by(|a, b| a.0 == b.0) {
+                let c = run[0].0 as usize;
+                ever[c] = run.last().map(|&(_, t)| t);
+                in_window[c] = last_in(run, since, until);
+            }
+            let keys = history.customer_keys();
             if *segment == Segment::Purchased {
-                for (&c, &t) in &bought {
-                    let Some(id) = history.key(c) else { continue };
-                    if !excluded.contains(&**id) {
-                        let score = scores.get(id).copied().unwrap_or(0.0);
+                for (c, t) in in_window.iter().enumerate() {
+                    if let (Some(t), false) = (t, is_excluded[c]) {
                         out.push(CustomerItem {
-                            id: id.clone(),
-                            score,
+                            id: keys[c].clone(),
+                            score: score_of[c],
                             reason: Reason::Purchased,
-                            last_purchase: Some(t),
+                            last_purchase: Some(*t),
                         });
                     }
                 }
             } else {
-                let mut listed: HashSet<&str> = HashSet::new();
-                for (c, id) in history.customer_keys().iter().enumerate() {
-                    if !bought.contains_key(&(c as u32)) && !excluded.contains(&**id) {
-                        listed.insert(id);
-                        let score = scores.get(id).copied().unwrap_or(0.0);
-                        let last = ever.get(&(c as u32)).copied();
-                        out.push(CustomerItem {
-                            id: id.clone(),
-                            score,
-                            reason: Reason::NotPurchased,
-                            last_purchase: last,
-                        });
-                    }
+                // Rank by (score, id) first and build items only for the page.
+                let mut picked: Vec<(f32, u32)> = (0..n)
+                    .filter(|&c| in_window[c].is_none() && !is_excluded[c])
+                    .map(|c| (score_of[c], c as u32))
+                    .collect();
+                let cmp = |a: &(f32, u32), b: &(f32, u32)| {
+                    b.0.total_cmp(&a.0).then_with(|| keys[a.1 as usize].cmp(&keys[b.1 as usize]))
+                };
+                if need < picked.len() && need > 0 {
+                    picked.select_nth_unstable_by(need - 1, cmp);
+                    picked.truncate(need);
                 }
-                for (id, score) in &scores {
-                    if history.resolve(id).is_none() && !listed.contains(&**id) && !excluded.contains(&**id) {
-                        out.push(CustomerItem {
-                            id: id.clone(),
-                            score: *score,
-                            reason: Reason::NotPurchased,
-                            last_purchase: None,
-                        });
+                out.extend(picked.into_iter().map(|(score, c)| CustomerItem {
+                    id: keys[c as usize].clone(),
+                    score,
+                    reason: Reason::NotPurchased,
+                    last_purchase: ever[c as usize],
+                }));
+                for (id, score) in others {
+                    if history.resolve(&id).is_none() && !excluded.contains(&*id) {
+                        out.push(CustomerItem { id, score, reason: Reason::NotPurchased, last_purchase: None });
                     }
                 }
             }
         }
     }
-    let end = req.offset.saturating_add(req.limit).min(out.len());
+    let end = need.min(out.len());
     let cmp = |a: &CustomerItem, b: &CustomerItem| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id));
     if end < out.len() && end > 0 {
         out.select_nth_unstable_by(end - 1, cmp);

@@ -28,9 +28,13 @@ pub struct History {
     customers: Interner,
     products: Interner,
     emails: FxHashMap<String, u32>,
-    by_customer: Vec<Vec<Bought>>,
-    /// Per product: `(customer, time)` of every purchase, sorted.
-    by_product: Vec<Vec<(u32, Timestamp)>>,
+    /// What each customer bought: `bought[customer_start[c]..customer_start[c + 1]]`, by product.
+    customer_start: Vec<u32>,
+    bought: Vec<Bought>,
+    /// Every purchase of each product: `purchases[product_start[p]..product_start[p + 1]]`, `(customer, time)`
+    /// sorted.
+    product_start: Vec<u32>,
+    purchases: Vec<(u32, Timestamp)>,
     last_time: Option<Timestamp>,
 }
 
@@ -89,6 +93,11 @@ impl History {
         })
     }
 
+    /// The index of a buyer key as it is (no email look-up).
+    pub fn index_of_key(&self, key: &str) -> Option<u32> {
+        self.customers.get(key)
+    }
+
     /// The buyer key ([`Order::buyer_key`]) of a customer index.
     pub fn key(&self, customer: u32) -> Option<&Arc<str>> {
         self.customers.id(customer)
@@ -111,12 +120,12 @@ impl History {
 
     /// What a customer bought, in product index order.
     pub fn bought(&self, customer: u32) -> &[Bought] {
-        self.by_customer.get(customer as usize).map_or(&[], Vec::as_slice)
+        range(&self.customer_start, customer).map_or(&[], |r| &self.bought[r])
     }
 
     /// Every purchase of a product as `(customer, time)`, sorted.
     pub fn buyers(&self, product: &str) -> &[(u32, Timestamp)] {
-        self.products.get(product).and_then(|p| self.by_product.get(p as usize)).map_or(&[], Vec::as_slice)
+        self.products.get(product).and_then(|p| range(&self.product_start, p)).map_or(&[], |r| &self.purchases[r])
     }
 
     /// The time of the latest order.
@@ -125,10 +134,19 @@ impl History {
     }
 }
 
+/// The `i`-th range of a prefix-sum table.
+fn range(start: &[u32], i: u32) -> Option<std::ops::Range<usize>> {
+    let i = i as usize;
+    Some(*start.get(i)? as usize..*start.get(i + 1)? as usize)
+}
+
+/// Collects purchases as flat `(customer, product, time)` rows (16 bytes each, one buffer for the products of an
+/// order reused across orders), then sorts them once into the two flat indices.
 #[derive(Default)]
 struct Builder {
     h: History,
-    pairs: FxHashMap<(u32, u32), (Timestamp, u32)>,
+    rows: Vec<(u32, u32, Timestamp)>,
+    order: Vec<u32>,
 }
 
 impl Builder {
@@ -140,33 +158,46 @@ impl Builder {
         if let (Some(_), Some(e)) = (&o.customer_id, &o.email) {
             h.emails.entry(e.trim().to_lowercase()).or_insert(c);
         }
-        let mut ps: Vec<u32> = o.lines.iter().map(|l| h.products.intern(&l.product_id)).collect();
-        ps.sort_unstable();
-        ps.dedup();
-        if h.by_product.len() < h.products.len() {
-            h.by_product.resize(h.products.len(), Vec::new());
-        }
-        for p in ps {
-            h.by_product[p as usize].push((c, o.time));
-            let e = self.pairs.entry((c, p)).or_insert((o.time, 0));
-            e.0 = e.0.max(o.time);
-            e.1 += 1;
-        }
+        self.order.clear();
+        self.order.extend(o.lines.iter().map(|l| h.products.intern(&l.product_id)));
+        self.order.sort_unstable();
+        self.order.dedup();
+        self.rows.extend(self.order.iter().map(|&p| (c, p, o.time)));
     }
 
     fn finish(mut self) -> History {
         let h = &mut self.h;
-        h.by_customer = vec![Vec::new(); h.customers.len()];
-        for ((c, p), (last, orders)) in self.pairs {
-            h.by_customer[c as usize].push(Bought { product: p, last, orders });
+        let rows = &mut self.rows;
+        let (n_c, n_p) = (h.customers.len(), h.products.len());
+        let idx = |n: usize| u32::try_from(n).expect("more than 4 billion purchases");
+        // By product, then customer, then time.
+        rows.sort_unstable_by_key(|&(c, p, t)| (p, c, t));
+        h.product_start = Vec::with_capacity(n_p + 1);
+        h.purchases = Vec::with_capacity(rows.len());
+        for (k, &(c, p, t)) in rows.iter().enumerate() {
+            while h.product_start.len() <= p as usize {
+                h.product_start.push(idx(k));
+            }
+            h.purchases.push((c, t));
         }
-        for v in &mut h.by_customer {
-            v.sort_unstable_by_key(|b| b.product);
+        while h.product_start.len() <= n_p {
+            h.product_start.push(idx(rows.len()));
         }
-        h.by_product.resize(h.products.len(), Vec::new());
-        for v in &mut h.by_product {
-            v.sort_unstable();
+        // By customer, then product: one `Bought` per run of the same pair.
+        rows.sort_unstable_by_key(|&(c, p, _)| (c, p));
+        h.customer_start = Vec::with_capacity(n_c + 1);
+        for run in rows.chunk_by(|a, b| a.0 == b.0 && a.1 == b.1) {
+            let (c, p, _) = run[0];
+            while h.customer_start.len() <= c as usize {
+                h.customer_start.push(idx(h.bought.len()));
+            }
+            let last = run.iter().map(|r| r.2).max().unwrap_or(Timestamp::MIN);
+            h.bought.push(Bought { product: p, last, orders: idx(run.len()) });
         }
+        while h.customer_start.len() <= n_c {
+            h.customer_start.push(idx(h.bought.len()));
+        }
+        h.bought.shrink_to_fit();
         self.h
     }
 }

@@ -46,6 +46,7 @@ pub mod fallback;
 pub mod filter;
 pub mod history;
 pub mod json;
+mod keys;
 pub mod request;
 pub mod response;
 pub mod score;

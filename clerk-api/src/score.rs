@@ -12,6 +12,7 @@ use clerk_core::intern::FxHashMap;
 use clerk_core::model::Scored;
 use serde::{Deserialize, Serialize};
 
+use crate::keys::NONE;
 use crate::response::Reason;
 
 /// The weights and depths of the blends. Defaults are documented on each field; they are starting points to
@@ -127,18 +128,25 @@ impl Blend {
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Candidate {
     pub(crate) id: Arc<str>,
+    /// The query's dense key ([`Keys`]) when a memoised list gave it, else [`NONE`] (looked up when the candidate
+    /// is reached).
+    pub(crate) key: u32,
     pub(crate) score: f32,
     pub(crate) reason: Reason,
 }
 
 #[derive(Clone, Copy, Debug)]
 struct Acc {
+    key: u32,
     total: f32,
     best: f32,
     reason: Reason,
 }
 
 /// Sums weighted, normalised signal lists per product.
+///
+/// Keyed by the id itself: the model has just touched each id it returned, so hashing it is cheap, while a look-up
+/// in the catalog's large index is a cache miss. Only the candidates the answer reaches are looked up there.
 #[derive(Debug, Default)]
 pub(crate) struct Scores {
     map: FxHashMap<Arc<str>, Acc>,
@@ -162,38 +170,55 @@ impl Scores {
     /// calls (a customer's affinity).
     pub(crate) fn add(&mut self, list: &[Scored], weight: f32, reason: Reason) {
         let Some(top) = top_score(list) else { return };
-        self.add_inner(list, weight / top, reason, false);
+        self.add_inner(list.iter().map(|s| (&s.id, NONE, s.score)), weight / top, reason, false);
     }
 
     /// Adds `list` with its scores as they are, times `weight`: for relation lists, whose scores the
     /// [`IntentModel`](clerk_core::IntentModel) contract makes comparable across query products (so a strong
     /// partner of one basket item outweighs a weak partner of another).
     pub(crate) fn add_raw(&mut self, list: &[Scored], weight: f32, reason: Reason) {
-        self.add_inner(list, weight, reason, false);
+        self.add_inner(list.iter().map(|s| (&s.id, NONE, s.score)), weight, reason, false);
+    }
+
+    /// [`add_raw`](Self::add_raw) for a list already resolved to catalog keys.
+    pub(crate) fn add_resolved(&mut self, list: &[Resolved], weight: f32, reason: Reason) {
+        self.add_inner(list.iter().map(|s| (&s.id, s.key, s.score)), weight, reason, false);
     }
 
     /// Like [`add`](Self::add) but only for products already present (a re-ranking boost).
     pub(crate) fn boost(&mut self, list: &[Scored], weight: f32, reason: Reason) {
         let Some(top) = top_score(list) else { return };
-        self.add_inner(list, weight / top, reason, true);
+        self.add_inner(list.iter().map(|s| (&s.id, NONE, s.score)), weight / top, reason, true);
     }
 
-    fn add_inner(&mut self, list: &[Scored], weight: f32, reason: Reason, only_existing: bool) {
+    fn add_inner<'b>(
+        &mut self,
+        list: impl Iterator<Item = (&'b Arc<str>, u32, f32)>,
+        weight: f32,
+        reason: Reason,
+        only_existing: bool,
+    ) {
         if !(weight.is_finite() && weight > 0.0) {
             return;
         }
-        for s in list {
-            if !(s.score.is_finite() && s.score > 0.0) {
+        for (id, key, score) in list {
+            if !(score.is_finite() && score > 0.0) {
                 continue;
             }
-            let part = weight * s.score;
+            let part = weight * score;
             if only_existing {
-                if let Some(a) = self.map.get_mut(&s.id) {
+                if let Some(a) = self.map.get_mut(id) {
                     a.total += part;
                 }
                 continue;
             }
-            let a = self.map.entry(s.id.clone()).or_insert(Acc { total: 0.0, best: 0.0, reason });
+            let a = match self.map.get_mut(id) {
+                Some(a) => a,
+                None => self.map.entry(id.clone()).or_insert(Acc { key, total: 0.0, best: 0.0, reason }),
+            };
+            if a.key == NONE {
+                a.key = key;
+            }
             a.total += part;
             if part > a.best {
                 a.best = part;
@@ -202,17 +227,35 @@ impl Scores {
         }
     }
 
-    /// The candidates, best first, ties by id.
-    pub(crate) fn into_sorted(self) -> Vec<Candidate> {
-        let mut v: Vec<Candidate> = self
-            .map
+    /// The candidates with a positive, finite total, unordered.
+    pub(crate) fn into_candidates(self) -> Vec<Candidate> {
+        self.map
             .into_iter()
             .filter(|(_, a)| a.total.is_finite() && a.total > 0.0)
-            .map(|(id, a)| Candidate { id, score: a.total, reason: a.reason })
-            .collect();
-        v.sort_unstable_by(|a, b| b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id)));
+            .map(|(id, a)| Candidate { id, key: a.key, score: a.total, reason: a.reason })
+            .collect()
+    }
+
+    /// The candidates, best first, ties by id.
+    #[cfg(test)]
+    pub(crate) fn into_sorted(self) -> Vec<Candidate> {
+        let mut v = self.into_candidates();
+        v.sort_unstable_by(by_rank);
         v
     }
+}
+
+/// Best first, ties by id.
+pub(crate) fn by_rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
+    b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id))
+}
+
+/// One item of a relation list resolved to the catalog (`key` is [`NONE`] when the catalog has no such product).
+#[derive(Clone, Debug)]
+pub(crate) struct Resolved {
+    pub(crate) id: Arc<str>,
+    pub(crate) key: u32,
+    pub(crate) score: f32,
 }
 
 #[cfg(test)]

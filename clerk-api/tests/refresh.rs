@@ -84,3 +84,69 @@ fn the_engine_is_shared_between_threads() {
         .unwrap();
     assert_eq!(r.ids(), vec!["x", "y"], "BoughtNext weighs nothing now");
 }
+
+/// A model whose answers can be replaced in place, as a fold-in does.
+#[derive(Debug)]
+struct Mutable(std::sync::RwLock<common::FixedModel>);
+
+impl IntentModel for Mutable {
+    fn name(&self) -> &'static str {
+        "mutable"
+    }
+    fn format(&self) -> u32 {
+        1
+    }
+    fn analyse(&self, data: &Dataset) -> Result<Arc<dyn IntentModel>, clerk_core::model::ModelError> {
+        self.0.read().unwrap().analyse(data)
+    }
+    fn fold_in(
+        &self,
+        _orders: &[clerk_core::Order],
+    ) -> Result<clerk_core::model::FoldInStats, clerk_core::model::ModelError> {
+        Ok(Default::default())
+    }
+    fn related(&self, p: &str, r: clerk_core::model::Relation, limit: usize) -> Vec<clerk_core::model::Scored> {
+        self.0.read().unwrap().related(p, r, limit)
+    }
+    fn customer_affinity(&self, c: &str, at: Option<Timestamp>, limit: usize) -> Vec<clerk_core::model::Scored> {
+        self.0.read().unwrap().customer_affinity(c, at, limit)
+    }
+    fn audience(&self, p: &str, at: Option<Timestamp>, limit: usize) -> Vec<clerk_core::model::AudienceMember> {
+        self.0.read().unwrap().audience(p, at, limit)
+    }
+    fn ranking(&self, r: clerk_core::model::Ranking, limit: usize) -> Vec<clerk_core::model::Scored> {
+        self.0.read().unwrap().ranking(r, limit)
+    }
+    fn stats(&self) -> clerk_core::model::ModelStats {
+        self.0.read().unwrap().stats()
+    }
+    fn save(&self) -> Result<Vec<u8>, clerk_core::model::ModelError> {
+        Ok(Vec::new())
+    }
+    fn load(&self, _bytes: &[u8]) -> Result<Arc<dyn IntentModel>, clerk_core::model::ModelError> {
+        Err(clerk_core::model::ModelError::Invalid("not saved".into()))
+    }
+}
+
+#[test]
+fn model_answers_are_cached_per_snapshot_until_clear_caches() {
+    use clerk_core::model::Relation::Alternative;
+    let model = Arc::new(Mutable(std::sync::RwLock::new(common::fixed())));
+    let engine = block_on(QueryEngine::new(block_on(common::shop()), model.clone())).unwrap();
+    let alternatives = || {
+        let r = Request::new(Query::Alternatives { products: vec!["a".into()] }).allow_fallback(false);
+        engine.query_now(&r).unwrap().ids().into_iter().map(str::to_owned).collect::<Vec<_>>()
+    };
+    assert_eq!(alternatives(), vec!["b", "c"]);
+    // The model changes in place (a fold-in): the snapshot keeps its cached lists until told.
+    let changed = common::fixed().rel("a", Alternative, &[("k", 1.0), ("d", 0.5)]);
+    *model.0.write().unwrap() = changed;
+    assert_eq!(alternatives(), vec!["b", "c"], "cached until clear_caches");
+    engine.clear_caches();
+    assert_eq!(alternatives(), vec!["k", "d"]);
+    // New weights are a new snapshot: a smaller depth is not answered from lists cached at the old one.
+    let mut blend = engine.blend();
+    blend.depth = 1;
+    engine.set_blend(blend);
+    assert_eq!(alternatives(), vec!["k"]);
+}
