@@ -8,7 +8,8 @@
 mod pg;
 
 use clerk_core::domain::{Customer, Order, OrderLine, Product, RecordKind, Timestamp};
-use clerk_core::store::{conformance, DataStore, MemoryStore, OrderCursor, SavedAnalysis, StoreError};
+use clerk_core::store::conformance::{self, Op};
+use clerk_core::store::{DataStore, OrderCursor, SavedAnalysis, StoreError};
 use clerk_postgres::{PgError, PgStore, SCHEMA_VERSION};
 use futures::executor::block_on;
 use proptest::prelude::*;
@@ -154,16 +155,8 @@ fn works_inside_a_tokio_runtime(server: &pg::PgServer) {
     });
 }
 
-// The differential test, as in clerk-sqlite: random operations give the same results as the reference store.
-
-#[derive(Clone, Debug)]
-enum Op {
-    Products(Vec<Product>),
-    Customers(Vec<Customer>),
-    Orders(Vec<Order>),
-    Delete(RecordKind, Vec<String>),
-    Analysis(Vec<u8>),
-}
+// The differential test, as in clerk-sqlite: random operations give the same results as the reference store
+// (`conformance::behaves_like_memory`).
 
 fn id() -> impl Strategy<Value = String> {
     prop_oneof![3 => "[a-e]{1,2}", 1 => "[a-zA-Z0-9_é✓ ]{1,8}"]
@@ -203,54 +196,6 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-async fn apply(store: &dyn DataStore, op: &Op) -> String {
-    let out = match op.clone() {
-        Op::Products(p) => format!("{:?}", store.upsert_products(p).await.map_err(|e| e.to_string())),
-        Op::Customers(c) => format!("{:?}", store.upsert_customers(c).await.map_err(|e| e.to_string())),
-        Op::Orders(o) => format!("{:?}", store.append_orders(o).await.map_err(|e| e.to_string())),
-        Op::Delete(k, ids) => format!("{:?}", store.delete(k, &ids).await.map_err(|e| e.to_string())),
-        Op::Analysis(bytes) => format!("{:?}", store.save_analysis(analysis(bytes)).await.map_err(|e| e.to_string())),
-    };
-    if out.starts_with("Err") {
-        "Err".into()
-    } else {
-        out
-    }
-}
-
-async fn observe(store: &dyn DataStore, positions: &[u64]) -> Vec<String> {
-    let mut seen = vec![
-        format!("{:?}", store.counts().await.unwrap()),
-        format!("{:?}", store.change_position().await.unwrap()),
-        format!("{:?}", store.load_analysis().await.unwrap()),
-    ];
-    for kind in RecordKind::ALL {
-        seen.push(format!("{:?}", store.ids(kind).await.unwrap()));
-    }
-    seen.push(format!("{:?}", store.products_page(None, 1000).await.unwrap()));
-    seen.push(format!("{:?}", store.products_page(Some("b"), 2).await.unwrap()));
-    seen.push(format!("{:?}", store.customers_page(Some("a"), 3).await.unwrap()));
-    let mut cursor = OrderCursor::START;
-    loop {
-        let page = store.read_orders(cursor, 3).await.unwrap();
-        seen.push(format!("{page:?}"));
-        match page.next {
-            Some(next) => cursor = next,
-            None => break,
-        }
-    }
-    for &p in positions {
-        seen.push(format!("{:?}", store.changes_since(p).await.unwrap()));
-        seen.push(format!("{:?}", store.orders_written_after(p, 4).await.unwrap()));
-    }
-    for id in ["a", "b", "ab", "zz"] {
-        seen.push(format!("{:?}", store.product(id).await.unwrap()));
-        seen.push(format!("{:?}", store.order(id).await.unwrap()));
-        seen.push(format!("{:?}", store.customer(id).await.unwrap()));
-    }
-    seen
-}
-
 fn behaves_like_the_memory_store(server: &pg::PgServer) {
     server.create_database("differential").unwrap();
     let url = server.url("differential");
@@ -262,16 +207,8 @@ fn behaves_like_the_memory_store(server: &pg::PgServer) {
                 let store = PgStore::connect(&url).await.unwrap();
                 store.clone().drop_all().await.unwrap();
                 let store = PgStore::connect(&url).await.unwrap();
-                let reference = MemoryStore::new();
-                for op in &ops {
-                    let expected = apply(&reference, op).await;
-                    prop_assert_eq!(apply(&store, op).await, expected, "{:?}", op);
-                }
-                let expected = observe(&reference, &positions).await;
-                let got = observe(&store, &positions).await;
-                for (g, e) in got.iter().zip(&expected) {
-                    prop_assert_eq!(g, e);
-                }
+                let compared = conformance::behaves_like_memory(&store, &ops, &positions).await;
+                prop_assert!(compared.is_ok(), "{}", compared.unwrap_err());
                 prop_assert!(store.check().await.unwrap().is_empty());
                 Ok(())
             })

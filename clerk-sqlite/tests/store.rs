@@ -6,7 +6,8 @@ mod common;
 use std::sync::Arc;
 
 use clerk_core::domain::{Category, Customer, Order, OrderLine, Product, RecordKind, Timestamp};
-use clerk_core::store::{conformance, DataStore, MemoryStore, OrderCursor, StoreError};
+use clerk_core::store::conformance::{self, Op};
+use clerk_core::store::{DataStore, OrderCursor, StoreError};
 use clerk_sqlite::{SqliteError, SqliteStore, SCHEMA_VERSION};
 use futures::executor::block_on;
 use proptest::prelude::*;
@@ -142,16 +143,8 @@ fn a_corrupt_record_is_an_error_not_a_panic() {
     });
 }
 
-// The differential test: random operations on the SQLite store and the reference store give the same results.
-
-#[derive(Clone, Debug)]
-enum Op {
-    Products(Vec<Product>),
-    Customers(Vec<Customer>),
-    Orders(Vec<Order>),
-    Delete(RecordKind, Vec<String>),
-    Analysis(Vec<u8>),
-}
+// The differential test: random operations on the SQLite store and the reference store give the same results
+// (`conformance::behaves_like_memory`).
 
 fn id() -> impl Strategy<Value = String> {
     // A small id space, so that replacements and deletes of existing records happen often.
@@ -195,78 +188,14 @@ fn op() -> impl Strategy<Value = Op> {
     ]
 }
 
-async fn apply(store: &dyn DataStore, op: &Op) -> String {
-    let out = match op.clone() {
-        Op::Products(p) => format!("{:?}", store.upsert_products(p).await.map_err(|e| e.to_string())),
-        Op::Customers(c) => format!("{:?}", store.upsert_customers(c).await.map_err(|e| e.to_string())),
-        Op::Orders(o) => format!("{:?}", store.append_orders(o).await.map_err(|e| e.to_string())),
-        Op::Delete(k, ids) => format!("{:?}", store.delete(k, &ids).await.map_err(|e| e.to_string())),
-        Op::Analysis(bytes) => {
-            let a = clerk_core::store::SavedAnalysis { bytes, ..conformance_analysis() };
-            format!("{:?}", store.save_analysis(a).await.map_err(|e| e.to_string()))
-        }
-    };
-    // Only the outcome's shape is compared for errors: the messages name the store.
-    if out.starts_with("Err") {
-        "Err".into()
-    } else {
-        out
-    }
-}
-
-async fn observe(store: &dyn DataStore, positions: &[u64]) -> Vec<String> {
-    let mut seen = vec![
-        format!("{:?}", store.counts().await.unwrap()),
-        format!("{:?}", store.change_position().await.unwrap()),
-        format!("{:?}", store.load_analysis().await.unwrap()),
-    ];
-    for kind in RecordKind::ALL {
-        seen.push(format!("{:?}", store.ids(kind).await.unwrap()));
-    }
-    seen.push(format!("{:?}", store.products_page(None, 1000).await.unwrap()));
-    seen.push(format!("{:?}", store.products_page(Some("b"), 2).await.unwrap()));
-    seen.push(format!("{:?}", store.customers_page(Some("a"), 3).await.unwrap()));
-    let mut cursor = OrderCursor::START;
-    loop {
-        let page = store.read_orders(cursor, 3).await.unwrap();
-        seen.push(format!("{page:?}"));
-        match page.next {
-            Some(next) => cursor = next,
-            None => break,
-        }
-    }
-    for &p in positions {
-        seen.push(format!("{:?}", store.changes_since(p).await.unwrap()));
-        seen.push(format!("{:?}", store.orders_written_after(p, 4).await.unwrap()));
-    }
-    for id in ["a", "b", "ab", "zz"] {
-        seen.push(format!("{:?}", store.product(id).await.unwrap()));
-        seen.push(format!("{:?}", store.order(id).await.unwrap()));
-        seen.push(format!("{:?}", store.customer(id).await.unwrap()));
-    }
-    seen
-}
-
 proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     #[test]
     fn behaves_like_the_memory_store(ops in proptest::collection::vec(op(), 1..16), positions in proptest::collection::vec(0u64..40, 1..4)) {
-        block_on(async {
-            let reference = MemoryStore::new();
-            let sqlite = SqliteStore::in_memory().unwrap();
-            for op in &ops {
-                let expected = apply(&reference, op).await;
-                let got = apply(&sqlite, op).await;
-                prop_assert_eq!(got, expected, "{:?}", op);
-            }
-            let expected = observe(&reference, &positions).await;
-            let got = observe(&sqlite, &positions).await;
-            for (g, e) in got.iter().zip(&expected) {
-                prop_assert_eq!(g, e);
-            }
-            prop_assert!(sqlite.check().unwrap().is_empty());
-            Ok(())
-        })?;
+        let sqlite = SqliteStore::in_memory().unwrap();
+        let compared = block_on(conformance::behaves_like_memory(&sqlite, &ops, &positions));
+        prop_assert!(compared.is_ok(), "{}", compared.unwrap_err());
+        prop_assert!(sqlite.check().unwrap().is_empty());
     }
 }

@@ -12,13 +12,25 @@
 //! Each check is one `pub async fn` over `&dyn DataStore` that returns a [`Failure`] naming the broken rule.
 //! The checks write and delete records: run them on a throwaway store. The set of checks may grow between
 //! minor versions (this module is not semver-stable).
+//!
+//! Two scenarios go beyond [`run_all`], for durable stores:
+//! - [`behaves_like_memory`]: a sequence of [`Op`]s (from a property-test generator, say) gives the same
+//!   results on the store as on a fresh [`MemoryStore`], the reference.
+//! - [`analysis_survives_reopening`]: a shop imported, analysed and saved answers the same questions after the
+//!   store is closed and reopened, without analysing again.
 
 use std::fmt;
+use std::future::Future;
+use std::sync::Arc;
 
 use futures::TryStreamExt;
 
-use super::{DataStore, DataStoreExt, OrderCursor, SavedAnalysis};
+use super::{DataStore, DataStoreExt, MemoryStore, OrderCursor, SavedAnalysis, StoreResult};
+use crate::clerk::{ClerkCore, Settings};
+use crate::data::Dataset;
 use crate::domain::{AttributeValue, Category, Customer, Order, OrderLine, Product, RecordKind, Scalar, Timestamp};
+use crate::model::{IntentModel, Relation};
+use crate::synthetic::{ShopConfig, SyntheticShop};
 
 /// A broken rule of the contract.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -245,4 +257,236 @@ pub async fn run_all(store: &dyn DataStore) -> CheckResult {
     analysis_round_trip(store).await?;
     rejects_empty_ids(store).await?;
     Ok(())
+}
+
+/// One write in a [`behaves_like_memory`] comparison.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// [`DataStore::upsert_products`].
+    Products(Vec<Product>),
+    /// [`DataStore::upsert_customers`].
+    Customers(Vec<Customer>),
+    /// [`DataStore::append_orders`].
+    Orders(Vec<Order>),
+    /// [`DataStore::delete`].
+    Delete(RecordKind, Vec<String>),
+    /// [`DataStore::save_analysis`] of an analysis with these bytes.
+    Analysis(Vec<u8>),
+}
+
+/// The analysis an [`Op::Analysis`] saves.
+fn op_analysis(bytes: Vec<u8>) -> SavedAnalysis {
+    SavedAnalysis { version: 0, model: "m".into(), format: 1, data_position: 0, created_at: Timestamp(0), bytes }
+}
+
+/// The outcome of `op` on `store`, as text.
+async fn apply(store: &dyn DataStore, op: &Op) -> String {
+    let out = match op.clone() {
+        Op::Products(p) => format!("{:?}", store.upsert_products(p).await.map_err(|e| e.to_string())),
+        Op::Customers(c) => format!("{:?}", store.upsert_customers(c).await.map_err(|e| e.to_string())),
+        Op::Orders(o) => format!("{:?}", store.append_orders(o).await.map_err(|e| e.to_string())),
+        Op::Delete(k, ids) => format!("{:?}", store.delete(k, &ids).await.map_err(|e| e.to_string())),
+        Op::Analysis(bytes) => {
+            format!("{:?}", store.save_analysis(op_analysis(bytes)).await.map_err(|e| e.to_string()))
+        }
+    };
+    // Only the outcome's shape is compared for errors: the messages name the store.
+    if out.starts_with("Err") {
+        "Err".into()
+    } else {
+        out
+    }
+}
+
+/// Everything the read methods say about `store`, as text: counts, ids, pages, changes after `positions` and a
+/// few single records.
+async fn observe(store: &dyn DataStore, positions: &[u64]) -> Result<Vec<String>, Failure> {
+    const C: &str = "behaves_like_memory";
+    let mut seen = vec![
+        format!("{:?}", call!(C, store.counts())),
+        format!("{:?}", call!(C, store.change_position())),
+        format!("{:?}", call!(C, store.load_analysis())),
+    ];
+    for kind in RecordKind::ALL {
+        seen.push(format!("{:?}", call!(C, store.ids(kind))));
+    }
+    seen.push(format!("{:?}", call!(C, store.products_page(None, 1000))));
+    seen.push(format!("{:?}", call!(C, store.products_page(Some("b"), 2))));
+    seen.push(format!("{:?}", call!(C, store.customers_page(Some("a"), 3))));
+    let mut cursor = OrderCursor::START;
+    loop {
+        let page = call!(C, store.read_orders(cursor, 3));
+        seen.push(format!("{page:?}"));
+        match page.next {
+            Some(next) => cursor = next,
+            None => break,
+        }
+    }
+    for &p in positions {
+        seen.push(format!("{:?}", call!(C, store.changes_since(p))));
+        seen.push(format!("{:?}", call!(C, store.orders_written_after(p, 4))));
+    }
+    for id in ["a", "b", "ab", "zz"] {
+        seen.push(format!("{:?}", call!(C, store.product(id))));
+        seen.push(format!("{:?}", call!(C, store.order(id))));
+        seen.push(format!("{:?}", call!(C, store.customer(id))));
+    }
+    Ok(seen)
+}
+
+/// The differential check: `ops` applied in turn to `store` and to a fresh [`MemoryStore`] give the same
+/// outcomes (errors compared by kind only, as their messages name the store), and afterwards every read method
+/// gives the same answers, with `changes_since` and `orders_written_after` asked at each of `positions`.
+///
+/// `store` must start empty. Ids drawn from a small set (`a`–`e` and pairs of them) make replacements and
+/// deletes of existing records frequent, and are the ids the final single-record reads ask for.
+pub async fn behaves_like_memory(store: &dyn DataStore, ops: &[Op], positions: &[u64]) -> CheckResult {
+    const C: &str = "behaves_like_memory";
+    let reference = MemoryStore::new();
+    for op in ops {
+        let expected = apply(&reference, op).await;
+        let got = apply(store, op).await;
+        ensure!(C, got == expected, "{op:?}: got {got}, the memory store gave {expected}");
+    }
+    let expected = observe(&reference, positions).await?;
+    let got = observe(store, positions).await?;
+    for (g, e) in got.iter().zip(&expected) {
+        ensure!(C, g == e, "after {ops:?}: read {g}, the memory store read {e}");
+    }
+    ensure!(C, got.len() == expected.len(), "{} reads, the memory store {}", got.len(), expected.len());
+    Ok(())
+}
+
+/// The products and customers asked about in [`analysis_survives_reopening`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Questions {
+    /// Product ids.
+    pub products: Vec<String>,
+    /// Customer ids.
+    pub customers: Vec<String>,
+}
+
+fn restart_template() -> Arc<dyn IntentModel> {
+    Arc::new(ClerkCore::new(Settings::default()))
+}
+
+/// The model's answers to `q`, as text.
+fn model_answers(model: &dyn IntentModel, q: &Questions) -> Vec<String> {
+    let mut out = Vec::new();
+    for p in &q.products {
+        for relation in [Relation::BoughtTogether, Relation::BoughtNext, Relation::Alternative] {
+            out.push(format!("{p} {relation:?}: {:?}", model.related(p, relation, 10)));
+        }
+        out.push(format!("{p} audience: {:?}", model.audience(p, None, 10)));
+    }
+    for c in &q.customers {
+        out.push(format!("{c} affinity: {:?}", model.customer_affinity(c, None, 10)));
+    }
+    out
+}
+
+/// The restart scenario: a synthetic shop ([`ShopConfig::small`]) is imported into the store `open` returns,
+/// analysed with [`ClerkCore`] and the analysis saved (version 1); the store is dropped and `open`ed again, and
+/// the saved analysis (still version 1) loads into a model that answers [`Questions`] about the shop exactly as
+/// before, without analysing again. The answers before the restart also match those of the same shop analysed
+/// from a [`MemoryStore`].
+///
+/// `open` must return a handle on the same durable data each time (the first time, an empty store). `probe` is
+/// asked the same questions of the store before it is dropped and after it is reopened (a host builds its query
+/// layer on the store there, for instance) and must give the same answers; it should not keep the handle.
+pub async fn analysis_survives_reopening<O, OF, P, PF>(mut open: O, mut probe: P) -> CheckResult
+where
+    O: FnMut() -> OF,
+    OF: Future<Output = StoreResult<Arc<dyn DataStore>>>,
+    P: FnMut(Arc<dyn DataStore>, Questions) -> PF,
+    PF: Future<Output = Vec<String>>,
+{
+    const C: &str = "analysis_survives_reopening";
+    let model_error = |e: crate::model::ModelError| Failure { check: C, message: format!("model error: {e}") };
+    let shop = SyntheticShop::generate(&ShopConfig::small());
+    let questions = Questions {
+        products: shop.products.iter().step_by(37).map(|p| p.id.clone()).collect(),
+        customers: shop.customers.iter().step_by(23).map(|c| c.id.clone()).collect(),
+    };
+    ensure!(C, questions.products.len() >= 5 && questions.customers.len() >= 5, "the shop is too small");
+
+    let store = call!(C, open());
+    call!(C, shop.load_into(&*store));
+    let data = call!(C, Dataset::from_store(&*store));
+    let model = restart_template().analyse(&data).map_err(model_error)?;
+    let version = call!(
+        C,
+        store.save_analysis(SavedAnalysis {
+            version: 0,
+            model: model.name().into(),
+            format: model.format(),
+            data_position: data.position,
+            created_at: Timestamp(0),
+            bytes: model.save().map_err(model_error)?,
+        })
+    );
+    ensure!(C, version == 1, "the first analysis saved in an empty store must be version 1, got {version}");
+    let model_before = model_answers(&*model, &questions);
+    let probed_before = probe(store, questions.clone()).await;
+    ensure!(C, model_before.iter().any(|a| a.contains("score")), "the questions should have non-empty answers");
+
+    // The same shop in the reference store gives the same answers.
+    let memory = MemoryStore::new();
+    call!(C, shop.load_into(&memory));
+    let reference = restart_template().analyse(&call!(C, Dataset::from_store(&memory))).map_err(model_error)?;
+    ensure!(C, model_answers(&*reference, &questions) == model_before, "the store's and memory's analyses differ");
+    // `probe` held the last handle: the store is closed now.
+
+    let store = call!(C, open());
+    let saved = call!(C, store.load_analysis());
+    let Some(saved) = saved else {
+        return Err(Failure { check: C, message: "the analysis did not survive the restart".into() });
+    };
+    ensure!(C, saved.version == 1, "the reopened store holds analysis version {}, not 1", saved.version);
+    let model = restart_template().load(&saved.bytes).map_err(model_error)?;
+    ensure!(C, model_answers(&*model, &questions) == model_before, "the reloaded model answers differently");
+    ensure!(C, probe(store, questions).await == probed_before, "the probe answers differently after the restart");
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+
+    fn ops() -> Vec<Op> {
+        let mut o = Order::new("a", Some("b".into()), Timestamp(3));
+        o.lines.push(OrderLine::new("a", 2.0));
+        vec![
+            Op::Products(vec![sample_product("a"), sample_product("b")]),
+            Op::Customers(vec![Customer::new("b")]),
+            Op::Orders(vec![o]),
+            Op::Products(vec![Product::new("")]),
+            Op::Delete(RecordKind::Product, vec!["b".into(), "zz".into()]),
+            Op::Analysis(vec![1, 2]),
+        ]
+    }
+
+    #[test]
+    fn the_memory_store_behaves_like_itself() {
+        block_on(behaves_like_memory(&MemoryStore::new(), &ops(), &[0, 2, 40])).unwrap();
+    }
+
+    #[test]
+    fn a_difference_from_the_memory_store_is_a_failure() {
+        let store = MemoryStore::new();
+        block_on(store.upsert_customers(vec![Customer::new("extra")])).unwrap();
+        let failure = block_on(behaves_like_memory(&store, &ops(), &[0])).unwrap_err();
+        assert_eq!(failure.check, "behaves_like_memory");
+    }
+
+    #[test]
+    fn a_memory_store_handle_survives_reopening() {
+        let store = MemoryStore::new();
+        let open = || async { Ok(Arc::new(store.clone()) as Arc<dyn DataStore>) };
+        let probe = |store: Arc<dyn DataStore>, q: Questions| async move {
+            vec![format!("{:?}", store.analysis_version().await), format!("{q:?}")]
+        };
+        block_on(analysis_survives_reopening(open, probe)).unwrap();
+    }
 }
