@@ -234,15 +234,13 @@ impl IntentModel for ClerkCore {
         let s = &inner.state;
         let Some(c) = s.customers.get(customer) else { return Vec::new() };
         let at = at.map_or(s.latest, Timestamp::secs);
-        let mut v: Vec<(u32, f32)> = s.history[c as usize]
+        let v: Vec<(u32, f32)> = s.history[c as usize]
             .iter()
             .filter(|h| s.indexable[h.product as usize])
             .map(|h| (h.product, affinity::score(s, &self.settings, h, at)))
             .filter(|&(_, score)| score > 0.0)
             .collect();
-        relations::rank(s, &mut v);
-        v.truncate(limit);
-        scored(s, v)
+        scored(s, relations::top(s, v, limit))
     }
 
     fn audience(&self, product: &str, at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember> {

@@ -1,7 +1,7 @@
 //! The `DataStore` seam: the one place shop data and pre-computed intents are read and written.
 //!
 //! [`MemoryStore`] is the reference implementation. A host that keeps its data elsewhere (SQL, a key-value
-//! store) implements [`DataStore`] and proves it with the [`conformance`] suite (feature `conformance`).
+//! store) implements [`DataStore`] and proves it with the `conformance` suite (module `store::conformance`, feature `conformance`).
 
 mod error;
 mod memory;
@@ -28,7 +28,7 @@ use crate::domain::{Category, Customer, Order, Product, RecordKind};
 /// - Writes are upserts by id: writing a record whose id exists replaces it whole. Deleting an absent id is not
 ///   an error; the count returned says how many existed.
 /// - Orders are history. [`append_orders`](Self::append_orders) upserts by order id; only
-///   [`delete_orders`](Self::delete_orders) removes them.
+///   [`delete`](Self::delete) of [`RecordKind::Order`] removes them.
 /// - Every record written or deleted advances the change position by one. Positions only grow.
 ///   [`changes_since`](Self::changes_since) reports what changed after a position, so an analysis can decide
 ///   between a fold-in and a full re-analysis.
