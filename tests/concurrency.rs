@@ -205,22 +205,11 @@ fn small_engine() -> (QueryEngine, Arc<dyn IntentModel>) {
 /// handle clears caches after a fold-in: no install may be lost (the version never goes back), and no weight
 /// change may be lost.
 ///
-/// Bug: `clerk-api/src/engine.rs`, `QueryEngine::install_model`, `install`, `refresh_catalog`, `set_blend` and
-/// `clear_caches` each read the current snapshot (`self.snapshot()`), build a new one from it and then `swap`
-/// it in under a separate write lock: a read-modify-write without a lock around it. Two of them at once lose
-/// one update: `set_blend` racing `install` puts the old model (and version) back, so queries answer from the
-/// previous analysis while `Clerk::status` reports the new one, until the next install; `install` racing
-/// `set_blend` drops the new weights. `Clerk` serialises its own swaps under its model lock, but
-/// `Clerk::engine()` is public "for blend weights". Fix: hold the write lock across the read-modify-write, e.g.
-/// `fn update(&self, f: impl FnOnce(&Snapshot) -> Snapshot) { let mut g = self.inner.snapshot.write()...;
-/// *g = Arc::new(f(&g)); }`, and use it in every swapping method (`install` reads the store before it).
+/// Regression: the swapping methods (`install`, `install_model`, `refresh_catalog`, `set_blend`,
+/// `clear_caches`) used to read the snapshot and swap a changed one in without a lock around both, so a racing
+/// `set_blend` could put back the model an install had just replaced. They now change it one at a time.
 #[test]
-#[ignore = "bug: QueryEngine snapshot swaps are unlocked read-modify-writes; a racing set_blend undoes an install"]
 fn engine_swaps_are_not_lost() {
-    if !harness::known_bugs() {
-        eprintln!("known bug, skipped (CLERK_KNOWN_BUGS=1 runs it)");
-        return;
-    }
     let (engine, model) = small_engine();
     let n = 200_000u64;
     let stop = Arc::new(AtomicBool::new(false));

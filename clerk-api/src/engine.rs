@@ -221,6 +221,10 @@ impl Snapshot {
 struct Inner {
     store: Arc<dyn DataStore>,
     snapshot: RwLock<Arc<Snapshot>>,
+    /// Serialises snapshot changes: each reads the current snapshot and swaps in a changed one, and two of them
+    /// interleaved would lose the first (a blend change could put back the model an install just replaced).
+    /// Queries never take it.
+    writer: std::sync::Mutex<()>,
 }
 
 /// Answers intent queries over any [`DataStore`] and any [`IntentModel`].
@@ -306,7 +310,13 @@ impl QueryEngine {
 
     /// An engine over an already built snapshot (no store read).
     pub fn from_parts(store: Arc<dyn DataStore>, snapshot: Snapshot) -> Self {
-        QueryEngine { inner: Arc::new(Inner { store, snapshot: RwLock::new(Arc::new(snapshot.warmed())) }) }
+        QueryEngine {
+            inner: Arc::new(Inner {
+                store,
+                snapshot: RwLock::new(Arc::new(snapshot.warmed())),
+                writer: std::sync::Mutex::new(()),
+            }),
+        }
     }
 
     /// The current snapshot.
@@ -317,6 +327,14 @@ impl QueryEngine {
     fn swap(&self, snapshot: Snapshot) {
         let snapshot = Arc::new(snapshot.warmed());
         *self.inner.snapshot.write().unwrap_or_else(|e| e.into_inner()) = snapshot;
+    }
+
+    /// Changes the snapshot with `f`, one change at a time (see [`Inner::writer`]).
+    fn update(&self, f: impl FnOnce(&Snapshot) -> Snapshot) {
+        // The guarded value is `()`: a panic while it was held leaves nothing inconsistent.
+        let _writer = self.inner.writer.lock().unwrap_or_else(|e| e.into_inner());
+        let next = f(&self.snapshot());
+        self.swap(next);
     }
 
     /// The version of the installed analysis.
@@ -333,18 +351,18 @@ impl QueryEngine {
     pub async fn install(&self, model: Arc<dyn IntentModel>, version: u64) -> Result<(), QueryError> {
         let catalog = Arc::new(Catalog::from_store(&*self.inner.store).await?);
         let history = Arc::new(History::from_store(&*self.inner.store).await?);
-        let blend = self.snapshot().blend.clone();
-        self.swap(Snapshot::new(model, catalog, history, version, blend));
+        self.update(|current| Snapshot::new(model, catalog, history, version, current.blend.clone()));
         Ok(())
     }
 
     /// Swaps in a model, keeping the current catalog and purchase index.
     pub fn install_model(&self, model: Arc<dyn IntentModel>, version: u64) {
-        let s = self.snapshot().with(|s| {
-            s.model = model;
-            s.version = version;
+        self.update(|current| {
+            current.with(|s| {
+                s.model = model;
+                s.version = version;
+            })
         });
-        self.swap(s);
     }
 
     /// Installs the store's latest saved analysis when it is newer than the installed one; returns whether it
@@ -363,11 +381,12 @@ impl QueryEngine {
     pub async fn refresh_catalog(&self) -> Result<(), QueryError> {
         let catalog = Arc::new(Catalog::from_store(&*self.inner.store).await?);
         let history = Arc::new(History::from_store(&*self.inner.store).await?);
-        let s = self.snapshot().with(|s| {
-            s.catalog = catalog;
-            s.history = history;
+        self.update(|current| {
+            current.with(|s| {
+                s.catalog = catalog;
+                s.history = history;
+            })
         });
-        self.swap(s);
         Ok(())
     }
 
@@ -378,15 +397,13 @@ impl QueryEngine {
 
     /// Replaces the blend weights.
     pub fn set_blend(&self, blend: Blend) {
-        let s = self.snapshot().with(|s| s.blend = Arc::new(blend));
-        self.swap(s);
+        self.update(|current| current.with(|s| s.blend = Arc::new(blend)));
     }
 
     /// Drops what is cached per snapshot from the model (rankings, `related` lists, `stats`); call after
     /// [`IntentModel::fold_in`] on the installed model.
     pub fn clear_caches(&self) {
-        let s = self.snapshot().with(|_| {});
-        self.swap(s);
+        self.update(|current| current.with(|_| {}));
     }
 
     /// Answers a request.
