@@ -29,9 +29,9 @@
 //! Tables are prefixed `clerk_` in the connection's default schema (set `options=-csearch_path=...` in the URL
 //! to use another). The crate creates and migrates them, with the version in `clerk_schema_version`.
 
-mod codec;
 mod schema;
 
+use clerk_core::store::codec;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;

@@ -40,9 +40,9 @@
 //! a writer that finds the file locked waits up to [`SqliteOptions::busy_timeout`]. For many processes on many
 //! machines use a server database (`clerk-postgres`).
 
-mod codec;
 mod schema;
 
+use clerk_core::store::codec;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;

@@ -7,6 +7,8 @@ mod error;
 mod memory;
 mod types;
 
+#[cfg(feature = "codec")]
+pub mod codec;
 #[cfg(any(test, feature = "conformance"))]
 pub mod conformance;
 

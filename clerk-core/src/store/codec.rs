@@ -1,4 +1,4 @@
-//! How records are kept in blobs: MessagePack.
+//! How the durable stores keep records in blobs: MessagePack (feature `codec`).
 //!
 //! MessagePack is self-describing (attribute values are untagged enums, which need that) and keeps every `f64`
 //! exactly. Catalog records are written with field names, so a record written before a field was added still
@@ -9,29 +9,38 @@
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
-/// The record as a blob.
-pub(crate) fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, String> {
+/// The record as a blob, with field names.
+///
+/// # Errors
+/// The message of the encoder when the record cannot be encoded.
+pub fn encode<T: Serialize>(record: &T) -> Result<Vec<u8>, String> {
     rmp_serde::to_vec_named(record).map_err(|e| e.to_string())
 }
 
 /// The record as a blob of arrays (no field names).
-pub(crate) fn encode_compact<T: Serialize>(record: &T) -> Result<Vec<u8>, String> {
+///
+/// # Errors
+/// The message of the encoder when the record cannot be encoded.
+pub fn encode_compact<T: Serialize>(record: &T) -> Result<Vec<u8>, String> {
     rmp_serde::to_vec(record).map_err(|e| e.to_string())
 }
 
 /// The record in a blob written by [`encode`] or [`encode_compact`].
-pub(crate) fn decode<T: DeserializeOwned>(data: &[u8]) -> Result<T, String> {
+///
+/// # Errors
+/// The message of the decoder when the blob does not hold such a record.
+pub fn decode<T: DeserializeOwned>(data: &[u8]) -> Result<T, String> {
     rmp_serde::from_slice(data).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clerk_core::domain::{AttributeValue, Order, OrderLine, Product, Scalar, Timestamp};
+    use crate::domain::{AttributeValue, Order, OrderLine, Product, Scalar, Timestamp};
 
     #[test]
     fn records_round_trip_exactly() {
-        let mut p = clerk_core::store::conformance::sample_product("p");
+        let mut p = crate::store::conformance::sample_product("p");
         p.price = Some(0.1 + 0.2);
         p.attributes.insert("n".into(), AttributeValue::Number(3.0));
         p.attributes.insert("t".into(), AttributeValue::Text("3".into()));
