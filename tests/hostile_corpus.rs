@@ -278,26 +278,20 @@ fn wrong_encodings_and_truncated_gzip() {
     }
 }
 
-/// Duplicate keys in one JSON object should be a typed error (which value was meant?), not a silent choice.
-///
-/// Gap: `clerk-sync/src/json_feed.rs` parses each item into a `serde_json::Value` first (`from_str::<Value>` /
-/// `from_reader::<_, Vec<Value>>`), and a `Value` map keeps the last of duplicate keys; the domain types'
-/// derived `Deserialize` would report `duplicate field` but never sees the duplicate. So `{"id": "k1", "id":
-/// "k2"}` is stored as `k2` without a rejection or a flag (same in the JSON request decoder, `Request::from_json`,
-/// where `{"kind": "popular", "kind": "audience"}` is read as `audience`). Fix: deserialize the item with a
-/// `Deserialize` impl that rejects duplicate keys (a map visitor collecting into `serde_json::Map` that errors
-/// on an existing key), reporting `malformed`.
+/// Duplicate keys in one JSON object are a typed error (which value was meant?), not a silent choice: in NDJSON
+/// feeds, JSON array feeds (that item only) and requests (regression: the last key used to win).
 #[test]
-#[ignore = "gap: duplicate JSON keys are silently resolved (last wins) in feeds and requests"]
 fn duplicate_json_keys_are_rejected() {
-    if !harness::known_bugs() {
-        eprintln!("known gap, skipped (CLERK_KNOWN_BUGS=1 runs it)");
-        return;
-    }
     let store = Arc::new(MemoryStore::new());
     let mut importer = JsonFeedImporter::new("dup-keys").products("{\"id\": \"k1\", \"id\": \"k2\"}\n");
     let report = sync(&store, &mut importer);
     assert_eq!(report.rejected.products, 1, "{report}");
+    let mut array =
+        JsonFeedImporter::new("dup-keys-array").products("[{\"id\": \"k3\", \"id\": \"k4\"}, {\"id\": \"k5\"}]");
+    let report = sync(&store, &mut array);
+    assert_eq!((report.rejected.products, report.stored.products), (1, 1), "{report}");
+    let err = clerk::api::Request::from_json(r#"{"kind": "popular", "kind": "audience"}"#).unwrap_err();
+    assert!(err.to_string().contains("duplicate key"), "{err}");
 }
 
 /// Hostile ids stored by the importers can be analysed and asked about: the JSON entry point answers for ids

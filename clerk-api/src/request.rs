@@ -316,8 +316,9 @@ impl Request {
 
     /// Decodes a request from JSON text, strictly (see the module docs).
     pub fn from_json(text: &str) -> Result<Request, QueryError> {
+        // Strict: a repeated key (`{"kind": "popular", "kind": "audience"}`) has no single meaning.
         let value: Value =
-            serde_json::from_str(text).map_err(|e| QueryError::malformed("", format!("not valid JSON: {e}")))?;
+            clerk_core::json::from_str(text).map_err(|e| QueryError::malformed("", format!("not valid JSON: {e}")))?;
         Request::from_value(&value)
     }
 

@@ -22,6 +22,7 @@ pub mod clerk;
 pub mod data;
 pub mod domain;
 pub mod intern;
+pub mod json;
 pub mod model;
 pub mod store;
 pub mod synthetic;

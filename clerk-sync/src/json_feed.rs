@@ -272,10 +272,17 @@ impl Importer for JsonFeedImporter {
             };
             match first {
                 None => {}
-                Some(b'[') => match serde_json::from_reader::<_, Vec<Value>>(input) {
+                Some(b'[') => match serde_json::from_reader::<_, Vec<Box<serde_json::value::RawValue>>>(input) {
                     Ok(items) => {
-                        for (i, value) in items.into_iter().enumerate() {
-                            emit(sink, kind, Location::item(&src, i as u64), value, after, &mut latest).await?;
+                        // Each item is parsed on its own and strictly: a duplicate key costs that item only.
+                        for (i, raw) in items.into_iter().enumerate() {
+                            let location = Location::item(&src, i as u64);
+                            match clerk_core::json::from_str(raw.get()) {
+                                Ok(value) => emit(sink, kind, location, value, after, &mut latest).await?,
+                                Err(e) => sink.source_error(
+                                    SourceError::new(location, RejectReason::Malformed, e.to_string()).of_kind(kind),
+                                ),
+                            }
                         }
                     }
                     Err(e) => {
@@ -308,7 +315,7 @@ impl Importer for JsonFeedImporter {
                         if bytes.iter().all(u8::is_ascii_whitespace) {
                             continue;
                         }
-                        match serde_json::from_slice::<Value>(&bytes) {
+                        match clerk_core::json::from_slice(&bytes) {
                             Ok(value) => {
                                 emit(sink, kind, Location::line(&src, number), value, after, &mut latest).await?
                             }
