@@ -7,7 +7,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use clerk_core::domain::{AttributeValue, Category, Product, RecordKind, Timestamp};
 
-use super::{header_index, reader, text, CsvSource, ProductField, ProductMapping};
+use super::{header_index, open_with_headers, text, CsvSource, ProductField, ProductMapping};
 use crate::error::{ImportError, SourceError};
 use crate::importer::{Importer, RecordSink};
 use crate::record::{Location, Record, SyncCursor, SyncMode};
@@ -70,19 +70,8 @@ impl Importer for CsvCatalogImporter {
         let unreadable = |message: String| {
             SourceError::new(Location::source(Arc::clone(&src)), RejectReason::UnreadableSource, message)
         };
-        let mut rdr = match reader(&self.source, self.mapping.delimiter) {
-            Ok(r) => r,
-            Err(e) => {
-                sink.source_error(unreadable(format!("cannot open: {e}")));
-                return Ok(previous);
-            }
-        };
-        let headers = match rdr.byte_headers() {
-            Ok(h) => h.clone(),
-            Err(e) => {
-                sink.source_error(unreadable(format!("cannot read the header: {e}")));
-                return Ok(previous);
-            }
+        let Some((mut rdr, headers)) = open_with_headers(&self.source, self.mapping.delimiter, &src, sink) else {
+            return Ok(previous);
         };
         let mut columns = Vec::with_capacity(self.mapping.columns.len());
         let mut missing = Vec::new();

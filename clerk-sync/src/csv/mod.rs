@@ -26,6 +26,32 @@ fn reader(source: &CsvSource, delimiter: u8) -> std::io::Result<csv::Reader<Box<
 }
 
 /// The column index of each header, after trimming and a leading byte-order mark.
+/// A CSV file opened, with its header row; `None` after reporting an unreadable source to `sink` (the sync then
+/// keeps its previous cursor).
+type Opened = (csv::Reader<Box<dyn std::io::Read + Send>>, csv::ByteRecord);
+
+fn open_with_headers(source: &CsvSource, delimiter: u8, src: &Arc<str>, sink: &mut dyn RecordSink) -> Option<Opened> {
+    let unreadable =
+        |message: String| SourceError::new(Location::source(Arc::clone(src)), RejectReason::UnreadableSource, message);
+    let mut rdr = match reader(source, delimiter) {
+        Ok(r) => r,
+        Err(e) => {
+            sink.source_error(unreadable(format!("cannot open: {e}")));
+            return None;
+        }
+    };
+    match rdr.byte_headers() {
+        Ok(h) => {
+            let headers = h.clone();
+            Some((rdr, headers))
+        }
+        Err(e) => {
+            sink.source_error(unreadable(format!("cannot read the header: {e}")));
+            None
+        }
+    }
+}
+
 fn header_index(headers: &csv::ByteRecord, header: &str) -> Option<usize> {
     headers.iter().position(|h| {
         let h = h.strip_prefix(b"\xef\xbb\xbf").unwrap_or(h);
@@ -111,19 +137,8 @@ impl Importer for CsvOrderImporter {
         let unreadable = |message: String| {
             SourceError::new(Location::source(Arc::clone(&src)), RejectReason::UnreadableSource, message)
         };
-        let mut rdr = match reader(&self.source, self.mapping.delimiter) {
-            Ok(r) => r,
-            Err(e) => {
-                sink.source_error(unreadable(format!("cannot open: {e}")));
-                return Ok(previous);
-            }
-        };
-        let headers = match rdr.byte_headers() {
-            Ok(h) => h.clone(),
-            Err(e) => {
-                sink.source_error(unreadable(format!("cannot read the header: {e}")));
-                return Ok(previous);
-            }
+        let Some((mut rdr, headers)) = open_with_headers(&self.source, self.mapping.delimiter, &src, sink) else {
+            return Ok(previous);
         };
         let col = |field: OrderField| self.mapping.header(field).map(|h| (h, header_index(&headers, h)));
         let mut missing = Vec::new();
