@@ -519,12 +519,6 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                         (Relation::SameCustomers, blend.history_customers),
                     ];
                     relations_of_set(snap, &mut scores, &seeds, &relations, false);
-                    // What customers of the same taste buy.
-                    // (A weight of 0 adds nothing: the model is not asked.)
-                    if blend.discovery_similar.is_finite() && blend.discovery_similar > 0.0 {
-                        let similar = snap.model.customer_discovery(&c.key, req.at, blend.depth);
-                        scores.add(&similar, blend.discovery_similar, Reason::SimilarCustomers);
-                    }
                     // What everyone buys is a fair guess of what a customer will try next.
                     let popular = snap.ranking(Ranking::Popular);
                     let top = &popular[..popular.len().min(blend.depth)];

@@ -26,9 +26,6 @@ pub struct Blend {
     /// How many related items to ask the model for per seed when a set of seeds (a basket, a history) is
     /// looked up at once. Default 50.
     pub seed_depth: usize,
-    /// Weight of the model's [`customer_discovery`](clerk_core::IntentModel::customer_discovery) list
-    /// (normalised) in discovery answers. Default 0.0.
-    pub discovery_similar: f32,
     /// Weight of the best sellers (normalised) in discovery answers, against the complements of the history.
     /// Default 1.0: what everyone buys is a fair guess of what a customer tries next.
     pub discovery_popular: f32,
@@ -90,7 +87,6 @@ impl Default for Blend {
         Blend {
             depth: 100,
             seed_depth: 50,
-            discovery_similar: 0.0,
             discovery_popular: 1.0,
             together: 1.0,
             next: 0.3,

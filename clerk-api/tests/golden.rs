@@ -103,12 +103,6 @@ impl IntentModel for HashModel {
         v.truncate(limit);
         v
     }
-    fn customer_discovery(&self, customer: &str, _at: Option<Timestamp>, limit: usize) -> Vec<Scored> {
-        let Some(c) = num(customer).filter(|_| customer.starts_with('c')) else { return Vec::new() };
-        let mut v = self.list(&[c as u64, 2000], 25, None);
-        v.truncate(limit);
-        v
-    }
     fn audience(&self, product: &str, _at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember> {
         let Some(p) = num(product).filter(|&p| p < PRODUCTS && product.starts_with('p')) else { return Vec::new() };
         let mut v: Vec<AudienceMember> = (0..CUSTOMERS + 10)

@@ -182,7 +182,6 @@ pub fn blend() -> Blend {
     Blend {
         depth: 100,
         seed_depth: 100,
-        discovery_similar: 0.0,
         discovery_popular: 0.0,
         together: 1.0,
         next: 0.3,

@@ -120,13 +120,6 @@ impl ClerkCore {
     fn read(&self) -> RwLockReadGuard<'_, Inner> {
         self.inner.read().unwrap_or_else(|e| e.into_inner())
     }
-
-    /// How many customers bought `product`, and how many of them more than once.
-    pub fn buyers(&self, product: &str) -> (u32, u32) {
-        let inner = self.read();
-        let s = &inner.state;
-        s.products.get(product).map_or((0, 0), |p| (s.buyers[p as usize], s.repeat_buyers[p as usize]))
-    }
 }
 
 /// The relations whose reverse ("who leads to this product") scores audiences.

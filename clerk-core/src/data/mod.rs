@@ -24,13 +24,6 @@ pub struct OrderRow {
     pub end: u32,
 }
 
-/// Catalog facts an analysis uses, per product index.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct CatalogEntry {
-    /// The product record, `None` when orders name a product the catalog lacks.
-    pub product: Option<Arc<Product>>,
-}
-
 /// The interned shop: products, buyers and orders with their distinct products.
 #[derive(Clone, Debug, Default)]
 pub struct Dataset {
@@ -87,8 +80,8 @@ impl Dataset {
         self.add_order_parts(customer, order.time, ids);
     }
 
-    /// Adds an order from its parts (for callers that hold interned buyers). Products are interned here.
-    pub fn add_order_parts<'a>(
+    // Products are interned here; each counts once per order.
+    fn add_order_parts<'a>(
         &mut self,
         customer: Option<u32>,
         time: Timestamp,

@@ -76,12 +76,6 @@ pub trait IntentModel: Send + Sync + Debug + 'static {
     /// reference time when `None`): repeat, recency and due-ness. Best first, at most `limit`.
     fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored>;
 
-    /// Products that customers with a taste like `customer`'s buy and `customer` never bought (user-based
-    /// collaborative filtering), as of `at`, best first, at most `limit`. The default has none.
-    fn customer_discovery(&self, _customer: &str, _at: Option<Timestamp>, _limit: usize) -> Vec<Scored> {
-        Vec::new()
-    }
-
     /// Customers scored by their intent to buy `product`, best first, at most `limit`.
     fn audience(&self, product: &str, at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember>;
 
