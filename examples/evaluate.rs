@@ -6,9 +6,16 @@
 //! cargo run --release --example evaluate -- --orders FILE --cutoff "YYYY-MM-DD HH:MM:SS" [--catalog FILE]
 //!     [--customer-col C --order-col O --product-col P --quantity-col Q --time-col T --category-col K --type-col Y]
 //!     [--model clerk|popularity|clerk,popularity] [--threads N]
+//!     [--until "YYYY-MM-DD HH:MM:SS"] [--settings JSON] [--blend JSON]
 //! ```
 //!
 //! `--threads` sets the analysis' worker threads (default: every core); queries always run on one thread.
+//!
+//! Tuning without looking at the test part: `--until` drops every order at or after a time, so
+//! `--until "2017-12-04 00:00:00" --cutoff "2017-11-06 00:00:00"` runs the protocol on a validation cut inside
+//! the train part (its last 28 days are the validation test). `--settings` and `--blend` take JSON objects
+//! that override fields of ClerkCore's [`Settings`] and the engine's [`Blend`] (e.g. `--blend
+//! '{"history_next": 0.8}'`); unknown fields are refused. docs/evaluation.md describes the procedure.
 //!
 //! We will:
 //! 1. import the order lines (and the catalog) through clerk-sync's CSV importers and Core Importer, which drop
@@ -25,7 +32,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use clerk::api::QueryEngine;
+use clerk::api::{Blend, QueryEngine};
 use clerk::core::clerk::{ClerkCore, Settings};
 use clerk::core::domain::AttributeValue;
 use clerk::core::store::DataStoreExt;
@@ -49,13 +56,17 @@ struct Args {
     product_type: String,
     models: Vec<String>,
     threads: Option<usize>,
+    until: Option<Timestamp>,
+    settings: serde_json::Value,
+    blend: Blend,
 }
 
 fn usage(problem: &str) -> ! {
     eprintln!(
         "{problem}\nusage: evaluate --orders FILE --cutoff \"YYYY-MM-DD HH:MM:SS\" [--catalog FILE] \
          [--customer-col C --order-col O --product-col P --quantity-col Q --time-col T --category-col K \
-         --type-col Y] [--model clerk|popularity|clerk,popularity] [--threads N]"
+         --type-col Y] [--model clerk|popularity|clerk,popularity] [--threads N] [--until TIME] [--settings JSON] \
+         [--blend JSON]"
     );
     std::process::exit(2)
 }
@@ -74,6 +85,9 @@ fn parse_args() -> Args {
         product_type: "type".into(),
         models: vec!["clerk".into(), "popularity".into()],
         threads: None,
+        until: None,
+        settings: serde_json::Value::Object(Default::default()),
+        blend: Blend::default(),
     };
     let mut cutoff = None;
     let mut it = std::env::args().skip(1);
@@ -92,6 +106,11 @@ fn parse_args() -> Args {
             "--type-col" => a.product_type = value,
             "--model" => a.models = value.split(',').map(str::to_owned).collect(),
             "--threads" => a.threads = Some(value.parse().unwrap_or_else(|_| usage("--threads needs a number"))),
+            "--until" => a.until = Some(Timestamp::parse(&value).unwrap_or_else(|e| usage(&format!("--until: {e}")))),
+            "--settings" => {
+                a.settings = serde_json::from_str(&value).unwrap_or_else(|e| usage(&format!("--settings: {e}")))
+            }
+            "--blend" => a.blend = serde_json::from_str(&value).unwrap_or_else(|e| usage(&format!("--blend: {e}"))),
             other => usage(&format!("unknown flag {other}")),
         }
     }
@@ -165,7 +184,10 @@ async fn fit(model: Arc<dyn IntentModel>, products: &[Product], split: &Split) -
 fn main() {
     let args = parse_args();
     let started = Instant::now();
-    let (orders, products) = block_on(import(&args));
+    let (mut orders, products) = block_on(import(&args));
+    if let Some(until) = args.until {
+        orders.retain(|o| o.time < until);
+    }
     let split = Split::new(orders, args.cutoff).unwrap_or_else(|e| fail(&e));
     eprintln!(
         "split at {}: {} train orders, {} active customers, {} train products ({:.1} s so far)",
@@ -197,11 +219,13 @@ fn main() {
             "clerk" => {
                 let mut settings = Settings { threads: args.threads, ..Settings::default() };
                 settings.type_attributes.insert(0, args.product_type.clone());
+                let settings = overridden(settings, &args.settings);
                 Arc::new(ClerkCore::new(settings))
             }
             _ => Arc::new(PopularityModel::new()),
         };
         let (engine, fit_s) = block_on(fit(model, &products, &split));
+        engine.set_blend(args.blend.clone());
         let mut asker = EngineRecommender::new(engine, args.cutoff);
         let report = split.evaluate(&mut asker, args.catalog.as_ref().map(|_| &facts));
         if asker.errors > 0 {
@@ -229,6 +253,20 @@ fn main() {
     }
     print_table(&rows);
     eprintln!("total {:.1} s", started.elapsed().as_secs_f64());
+}
+
+/// `settings` with the fields of the JSON object `overrides` replaced; unknown fields are refused.
+fn overridden(settings: Settings, overrides: &serde_json::Value) -> Settings {
+    let mut value = serde_json::to_value(settings).unwrap_or_else(|e| fail(&e));
+    if let (Some(target), Some(fields)) = (value.as_object_mut(), overrides.as_object()) {
+        for (k, v) in fields {
+            if !target.contains_key(k) {
+                usage(&format!("--settings: unknown field {k}"));
+            }
+            target.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::from_value(value).unwrap_or_else(|e| usage(&format!("--settings: {e}")))
 }
 
 fn print_table(rows: &[(String, Report, f64)]) {

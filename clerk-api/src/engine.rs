@@ -503,26 +503,42 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     } else {
                         scores.add(&aff, blend.picks_history, Reason::History);
                     }
-                    let (t, n, c) = (blend.history_together, blend.history_next, blend.history_customers);
-                    let share = blend.picks_complementary / (t + n + c).max(f32::MIN_POSITIVE);
+                    let (t, n, same) = (blend.history_together, blend.history_next, blend.history_customers);
+                    let share = blend.picks_complementary / (t + n + same).max(f32::MIN_POSITIVE);
                     let relations = [
                         (Relation::BoughtTogether, share * t),
                         (Relation::BoughtNext, share * n),
-                        (Relation::SameCustomers, share * c),
+                        (Relation::SameCustomers, share * same),
                     ];
                     relations_of_set(snap, &mut scores, &seeds, &relations, true);
+                    if blend.picks_similar > 0.0 {
+                        let similar = snap.model.bought_by_similar(&c.key, blend.depth);
+                        scores.add(&similar, blend.picks_similar, Reason::SimilarCustomers);
+                    }
                 }
                 Query::CustomerComplementary { .. } => {
-                    let relations = [
-                        (Relation::BoughtTogether, blend.history_together),
-                        (Relation::BoughtNext, blend.history_next),
-                        (Relation::SameCustomers, blend.history_customers),
-                    ];
-                    relations_of_set(snap, &mut scores, &seeds, &relations, false);
-                    // What everyone buys is a fair guess of what a customer will try next.
-                    let popular = snap.ranking(Ranking::Popular);
-                    let top = &popular[..popular.len().min(blend.depth)];
-                    scores.add(top, blend.discovery_popular, Reason::Popular);
+                    // What customers like this one bought carries their whole taste; the complements of single
+                    // history items and the best sellers answer for a customer without similar customers (new,
+                    // or folded in since the last analysis).
+                    let similar = if blend.discovery_similar > 0.0 {
+                        // Ask deep: most of what similar customers buy, this customer buys too (dropped here).
+                        snap.model.bought_by_similar(&c.key, blend.depth.saturating_add(bought.len()))
+                    } else {
+                        Vec::new()
+                    };
+                    if similar.is_empty() {
+                        let relations = [
+                            (Relation::BoughtTogether, blend.history_together),
+                            (Relation::BoughtNext, blend.history_next),
+                            (Relation::SameCustomers, blend.history_customers),
+                        ];
+                        relations_of_set(snap, &mut scores, &seeds, &relations, false);
+                        let popular = snap.ranking(Ranking::Popular);
+                        let top = &popular[..popular.len().min(blend.depth)];
+                        scores.add(top, blend.discovery_popular, Reason::Popular);
+                    } else {
+                        scores.add(&similar, blend.discovery_similar, Reason::SimilarCustomers);
+                    }
                 }
                 _ if ctx.has_products() => {
                     for s in &seeds {

@@ -20,6 +20,8 @@ pub enum Reason {
     BoughtNext,
     /// Bought again and again by customers who buy what this customer buys.
     SameCustomers,
+    /// Bought by the customers whose purchases most resemble this customer's.
+    SimilarCustomers,
     /// The customer's own history: a repeat or due purchase.
     History,
     /// Among the best sellers.

@@ -29,6 +29,12 @@ pub struct Blend {
     /// Weight of the best sellers (normalised) in discovery answers, against the complements of the history.
     /// Default 1.0: what everyone buys is a fair guess of what a customer tries next.
     pub discovery_popular: f32,
+    /// Weight of what the customer's most similar customers bought (normalised) in discovery answers.
+    /// Default 1.0.
+    pub discovery_similar: f32,
+    /// Weight of what the customer's most similar customers bought (normalised) in customer picks, against the
+    /// customer's own repeat purchases. Default 0.1.
+    pub picks_similar: f32,
     /// Weight of `BoughtTogether` in complementary answers. Default 1.0.
     pub together: f32,
     /// Weight of `BoughtNext` in complementary answers. Default 0.3.
@@ -88,6 +94,8 @@ impl Default for Blend {
             depth: 100,
             seed_depth: 50,
             discovery_popular: 1.0,
+            discovery_similar: 1.0,
+            picks_similar: 0.1,
             together: 1.0,
             next: 0.3,
             alternative: 1.0,

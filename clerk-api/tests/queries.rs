@@ -6,10 +6,10 @@
 //! alternatives / most-sold-with, only raises items already listed. Seeds from a customer's history weigh
 //! affinity / top affinity and use `history_together` / `history_next`. An item's reason is its largest part.
 //! The fixed model (common::fixed): a Alt b 4, hidden 3, c 2; a BT x 10, y 5; a BN y 2, z 1; k BT x 1, z 1;
-//! alice affinity x 3, a 1; carol z 1; popular x 100 a 90 b 80 y 70 z 60 c 50 k 40 hidden 30 d 20.
+//! alice affinity x 3, a 1; carol z 1; bought by bob's similar customers y 4, x 2, hidden 1.8, c 1; popular x 100 a 90 b 80 y 70 z 60 c 50 k 40 hidden 30 d 20.
 //! Pinned weights used below: together 1.0, next 0.3, alternative 0.9, basket 0.6, customer_affinity 0.5,
 //! customer_boost 0.25, picks_history 1.0, picks_complementary 0.1, history_together 0.2, history_next 0.7,
-//! viewed 1.0, viewed_alternative 1.0, viewed_together 0.5, recency_decay 0.8, fallback_ceiling 0.5.
+//! discovery_similar 0.8, picks_similar 0.4, viewed 1.0, viewed_alternative 1.0, viewed_together 0.5, recency_decay 0.8, fallback_ceiling 0.5.
 
 mod common;
 
@@ -167,6 +167,33 @@ fn customer_complementary_excludes_what_they_bought() {
     // Seeds x (1.0, no lists) and a (1/3): history_together 0.2 * (x 10, y 5) / 3 = x 0.6667 (bought, excluded),
     // y 0.3333; history_next 0.7 * (y 2, z 1) / 3 = y 0.4667, z 0.2333. y 0.3333 + 0.4667 = 0.8 (next).
     assert_eq!(scored(&r), vec![("y".into(), 0.8, Reason::BoughtNext), ("z".into(), 0.2333, Reason::BoughtNext)]);
+}
+
+#[test]
+fn discovery_comes_from_similar_customers_when_the_customer_has_them() {
+    let r = run(Request::new(Query::CustomerComplementary { customer: "bob".into() }).allow_fallback(false));
+    // bob bought y (excluded); similar customers' list normalised by its top (y 4) times discovery_similar 0.8:
+    // x 2/4 * 0.8 = 0.4, c 1/4 * 0.8 = 0.2; hidden is not indexable.
+    assert_eq!(
+        scored(&r),
+        vec![("x".into(), 0.4, Reason::SimilarCustomers), ("c".into(), 0.2, Reason::SimilarCustomers)]
+    );
+}
+
+#[test]
+fn picks_add_what_similar_customers_bought() {
+    let r = run(Request::new(Query::CustomerPicks { customer: "bob".into() }).allow_fallback(false));
+    // bob has no model affinity: the seed is y from the purchase index (weight 1.0, no lists), history 1.0.
+    // Similar customers, normalised, times picks_similar 0.4: y 0.4 (adds to history, which stays its reason),
+    // x 0.2, c 0.1.
+    assert_eq!(
+        scored(&r),
+        vec![
+            ("y".into(), 1.4, Reason::History),
+            ("x".into(), 0.2, Reason::SimilarCustomers),
+            ("c".into(), 0.1, Reason::SimilarCustomers)
+        ]
+    );
 }
 
 #[test]

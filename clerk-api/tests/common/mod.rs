@@ -17,6 +17,7 @@ pub struct FixedModel {
     pub affinity: HashMap<String, Vec<(String, f32)>>,
     pub audience: HashMap<String, Vec<(String, f32, Option<Timestamp>)>>,
     pub rankings: HashMap<Ranking, Vec<(String, f32)>>,
+    pub similar: HashMap<String, Vec<(String, f32)>>,
     pub customers: usize,
 }
 
@@ -34,6 +35,10 @@ impl FixedModel {
     }
     pub fn aff(mut self, c: &str, to: &[(&str, f32)]) -> Self {
         self.affinity.insert(c.into(), to.iter().map(|(i, s)| (i.to_string(), *s)).collect());
+        self
+    }
+    pub fn sim(mut self, c: &str, to: &[(&str, f32)]) -> Self {
+        self.similar.insert(c.into(), to.iter().map(|(i, s)| (i.to_string(), *s)).collect());
         self
     }
     pub fn rank(mut self, r: Ranking, to: &[(&str, f32)]) -> Self {
@@ -64,6 +69,9 @@ impl IntentModel for FixedModel {
     }
     fn customer_affinity(&self, customer: &str, _at: Option<Timestamp>, limit: usize) -> Vec<Scored> {
         self.affinity.get(customer).map_or_else(Vec::new, |v| scored(v, limit))
+    }
+    fn bought_by_similar(&self, customer: &str, limit: usize) -> Vec<Scored> {
+        self.similar.get(customer).map_or_else(Vec::new, |v| scored(v, limit))
     }
     fn audience(&self, product: &str, _at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember> {
         let mut v: Vec<AudienceMember> = self
@@ -155,6 +163,7 @@ pub fn fixed() -> FixedModel {
         .rel("k", BoughtTogether, &[("x", 1.0), ("z", 1.0)])
         .aff("alice", &[("x", 3.0), ("a", 1.0)])
         .aff("carol@example.com", &[("z", 1.0)])
+        .sim("bob", &[("y", 4.0), ("x", 2.0), ("hidden", 1.8), ("c", 1.0)])
         .rank(
             Ranking::Popular,
             &[
@@ -183,6 +192,8 @@ pub fn blend() -> Blend {
         depth: 100,
         seed_depth: 100,
         discovery_popular: 0.0,
+        discovery_similar: 0.8,
+        picks_similar: 0.4,
         together: 1.0,
         next: 0.3,
         alternative: 0.9,

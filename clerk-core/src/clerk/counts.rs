@@ -10,9 +10,6 @@ pub(crate) struct PairCounts {
     pub(crate) rows: Vec<Vec<(u32, u32)>>,
 }
 
-/// Rows computed by one worker: (row index, row).
-type RowsOf = Vec<(usize, Vec<(u32, u32)>)>;
-
 impl PairCounts {
     /// The count of `(i, j)`.
     pub(crate) fn get(&self, i: u32, j: u32) -> u32 {
@@ -48,42 +45,52 @@ impl PairCounts {
 /// events holding `i` on the left whose right side (`right`, event x product in CSR) holds `j`: the sparse
 /// product `left_t * right` without the diagonal.
 pub(crate) fn pair_counts(left_t: &CsMat<u8>, right: &CsMat<u8>, threads: usize) -> PairCounts {
+    PairCounts { rows: map_rows(left_t, right, threads, |_, row| row) }
+}
+
+/// [`pair_counts`], with each row turned by `finish(i, row)` into what the caller keeps, as soon as it is
+/// counted: a caller that keeps a row's best few never holds the whole product in memory.
+pub(crate) fn map_rows<T: Send + Default + Clone>(
+    left_t: &CsMat<u8>,
+    right: &CsMat<u8>,
+    threads: usize,
+    finish: impl Fn(usize, Vec<(u32, u32)>) -> T + Sync,
+) -> Vec<T> {
     // One row per product: the outer dimension of the product-major (CSC) incidence matrix.
     let n = left_t.outer_dims();
     let width = right.cols();
     let threads = threads.clamp(1, 64).min(n.max(1));
-    // Rows are handed out in interleaved blocks so that the heavy (popular) rows spread over the threads.
-    let rows: Vec<Vec<(u32, u32)>> = if threads == 1 {
+    if threads == 1 {
         let mut scratch = Scratch::new(width);
-        (0..n).map(|i| scratch.row(i, left_t, right)).collect()
-    } else {
-        let mut parts: Vec<RowsOf> = Vec::new();
-        std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| {
-                    s.spawn(move || {
-                        let mut scratch = Scratch::new(width);
-                        let mut out = Vec::new();
-                        let mut block = t * BLOCK;
-                        while block < n {
-                            for i in block..(block + BLOCK).min(n) {
-                                out.push((i, scratch.row(i, left_t, right)));
-                            }
-                            block += threads * BLOCK;
+        return (0..n).map(|i| finish(i, scratch.row(i, left_t, right))).collect();
+    }
+    // Rows are handed out in interleaved blocks so that the heavy (popular) rows spread over the threads.
+    let finish = &finish;
+    let mut parts: Vec<Vec<(usize, T)>> = Vec::new();
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut scratch = Scratch::new(width);
+                    let mut out = Vec::new();
+                    let mut block = t * BLOCK;
+                    while block < n {
+                        for i in block..(block + BLOCK).min(n) {
+                            out.push((i, finish(i, scratch.row(i, left_t, right))));
                         }
-                        out
-                    })
+                        block += threads * BLOCK;
+                    }
+                    out
                 })
-                .collect();
-            parts = handles.into_iter().map(|h| h.join().unwrap_or_default()).collect();
-        });
-        let mut rows = vec![Vec::new(); n];
-        for (i, row) in parts.into_iter().flatten() {
-            rows[i] = row;
-        }
-        rows
-    };
-    PairCounts { rows }
+            })
+            .collect();
+        parts = handles.into_iter().map(|h| h.join().unwrap_or_default()).collect();
+    });
+    let mut rows = vec![T::default(); n];
+    for (i, row) in parts.into_iter().flatten() {
+        rows[i] = row;
+    }
+    rows
 }
 
 const BLOCK: usize = 256;

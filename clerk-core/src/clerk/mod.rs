@@ -12,6 +12,7 @@ mod fold_in;
 mod llr;
 mod relations;
 mod settings;
+mod similar;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -30,7 +31,8 @@ use crate::data::Dataset;
 use crate::domain::{Order, Timestamp, DAY};
 use crate::model::{AudienceMember, FoldInStats, IntentModel, ModelError, ModelStats, Ranking, Relation, Scored};
 
-const FORMAT: u32 = 1;
+// 2: similar customers, and their setting.
+const FORMAT: u32 = 2;
 const NAME: &str = "clerk-core";
 
 /// The reference intent model. See the [module documentation](self).
@@ -48,12 +50,15 @@ struct Inner {
     /// Per product: its buyers, sorted (their history item is found by binary search: positions would shift
     /// with every fold-in).
     buyers_of: Vec<Vec<u32>>,
+    /// Reverse of the similar customers: per customer, the customers who count them as similar, with the
+    /// similarity.
+    similar_to: Vec<Vec<(u32, f32)>>,
 }
 
 impl Inner {
     fn new(mut state: State) -> Self {
         state.rank_ids();
-        let mut inner = Inner { state, incoming: Vec::new(), buyers_of: Vec::new() };
+        let mut inner = Inner { state, incoming: Vec::new(), buyers_of: Vec::new(), similar_to: Vec::new() };
         inner.rebuild_derived();
         inner
     }
@@ -80,8 +85,15 @@ impl Inner {
                 buyers_of[h.product as usize].push(c as u32);
             }
         }
+        let mut similar_to: Vec<Vec<(u32, f32)>> = vec![Vec::new(); s.customers.len()];
+        for (u, row) in s.similar.iter().enumerate() {
+            for &(v, sim) in row {
+                similar_to[v as usize].push((u as u32, sim));
+            }
+        }
         self.incoming = incoming;
         self.buyers_of = buyers_of;
+        self.similar_to = similar_to;
     }
 }
 
@@ -236,6 +248,39 @@ impl IntentModel for ClerkCore {
         scored(s, relations::top(s, v, limit))
     }
 
+    fn bought_by_similar(&self, customer: &str, limit: usize) -> Vec<Scored> {
+        let inner = self.read();
+        let s = &inner.state;
+        let Some(c) = s.customers.get(customer) else { return Vec::new() };
+        let Some(neighbours) = s.similar.get(c as usize) else { return Vec::new() };
+        SCRATCH.with(|cell| {
+            let mut scratch = cell.borrow_mut();
+            let (sums, touched) = &mut *scratch;
+            if sums.len() < s.n_products() {
+                sums.resize(s.n_products(), 0.0);
+            }
+            for &(v, sim) in neighbours {
+                for h in &s.history[v as usize] {
+                    let p = h.product as usize;
+                    if sums[p] == 0.0 {
+                        touched.push(h.product);
+                    }
+                    sums[p] += sim;
+                }
+            }
+            let v: Vec<(u32, f32)> = touched
+                .iter()
+                .map(|&j| (j, sums[j as usize]))
+                .filter(|&(j, x)| x > 0.0 && x.is_finite() && s.indexable[j as usize])
+                .collect();
+            for &j in touched.iter() {
+                sums[j as usize] = 0.0;
+            }
+            touched.clear();
+            scored(s, relations::top(s, v, limit))
+        })
+    }
+
     fn audience(&self, product: &str, at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember> {
         let inner = self.read();
         let s = &inner.state;
@@ -272,6 +317,15 @@ impl IntentModel for ClerkCore {
                 for &c in &inner.buyers_of[i as usize] {
                     if let Some(h) = history_item(s, c, i) {
                         scores[c as usize] += related_weight * rel * affinity::score(s, settings, h, at);
+                    }
+                }
+            }
+            // Customers whose most similar customers buy it.
+            let similar_weight = settings.audience_similar_weight as f32;
+            if similar_weight > 0.0 {
+                for &v in &inner.buyers_of[y as usize] {
+                    for &(u, sim) in inner.similar_to.get(v as usize).map_or(&[][..], Vec::as_slice) {
+                        scores[u as usize] += similar_weight * sim;
                     }
                 }
             }

@@ -25,6 +25,9 @@ pub struct Settings {
     /// buyer is the likeliest next buyer, so past buyers rank first (by affinity), then the rest by what leads
     /// to the product.
     pub audience_own_weight: f64,
+    /// Weight, in an audience, of the product being bought by the customer's most similar customers (the sum
+    /// of their similarities).
+    pub audience_similar_weight: f64,
     /// Weight, in an audience, of how much the customer shops at all (time-decayed orders): active customers
     /// buy more of everything.
     pub audience_activity_weight: f64,
@@ -51,6 +54,9 @@ pub struct Settings {
     pub trending_baseline_days: f64,
     /// Pseudo-count that keeps products with few sales from topping trending.
     pub trending_prior: f64,
+    /// How many most similar customers (cosine of the sets of products bought) each customer keeps, for the
+    /// products customers like them buy. 0 turns the signal off.
+    pub similar_customers: usize,
     /// Worker threads of the analysis; `None` uses every core. Results are identical for any count.
     pub threads: Option<usize>,
 }
@@ -66,6 +72,7 @@ impl Default for Settings {
             audience_related_weight: 1.0,
             audience_own_weight: 30.0,
             audience_activity_weight: 0.6,
+            audience_similar_weight: 1.0,
             top_k: 50,
             min_llr: 15.0,
             min_pair_count: 2,
@@ -76,6 +83,7 @@ impl Default for Settings {
             trending_recent_days: 7.0,
             trending_baseline_days: 56.0,
             trending_prior: 5.0,
+            similar_customers: 50,
             threads: None,
         }
     }

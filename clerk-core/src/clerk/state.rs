@@ -51,6 +51,9 @@ pub(crate) struct State {
     pub(crate) related: super::relations::RelatedRows,
     /// Per customer: the products bought, sorted by product.
     pub(crate) history: Vec<Vec<HistItem>>,
+    /// Per customer: the most similar customers with their similarity, best first (see `similar`). Refreshed
+    /// by full analyses only: customers folded in since have none (the list may be shorter than `history`).
+    pub(crate) similar: Vec<Vec<(u32, f32)>>,
     /// Per customer: time-decayed count of orders at `reference` (short half-life).
     pub(crate) activity: Vec<f32>,
     /// Per customer: their orders' times and products, in time order (for bought-next fold-in).
@@ -138,6 +141,11 @@ impl State {
             if len != c {
                 return Err(format!("{name} has {len} entries for {c} customers"));
             }
+        }
+        if self.similar.len() > c
+            || !self.similar.iter().flatten().all(|&(v, sim)| (v as usize) < c && sim.is_finite() && sim > 0.0)
+        {
+            return Err("similar customers name an unknown customer".into());
         }
         let product = |p: u32| (p as usize) < n;
         let rows_ok = |rows: &[Vec<(u32, u32)>]| rows.iter().flatten().all(|&(j, _)| product(j));

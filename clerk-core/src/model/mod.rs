@@ -76,6 +76,15 @@ pub trait IntentModel: Send + Sync + Debug + 'static {
     /// reference time when `None`): repeat, recency and due-ness. Best first, at most `limit`.
     fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored>;
 
+    /// Products bought by the customers most similar to `customer` (by what they buy), scored by the summed
+    /// similarity of the similar customers who bought each, best first, at most `limit`. Products the customer
+    /// bought themselves are included (callers asking for discoveries drop them). The default has no notion
+    /// of similar customers and returns nothing.
+    fn bought_by_similar(&self, customer: &str, limit: usize) -> Vec<Scored> {
+        let _ = (customer, limit);
+        Vec::new()
+    }
+
     /// Customers scored by their intent to buy `product`, best first, at most `limit`.
     fn audience(&self, product: &str, at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember>;
 

@@ -13,6 +13,8 @@
 //! | bought next: mean reciprocal rank (top 10) | 0.875   | buyers shuffled 0.0                   | 0.50      |
 //! | audience top 10 share in segment         | 0.967     | popularity 0.200, buyers shuffled 0.153 (chance 0.200) | 0.60 |
 //! | staples in the customer's top 10         | 0.620     | buyers shuffled 0.190                 | 0.45      |
+//! | similar customers in the own segment     | 0.423     | buyers shuffled 0.195 (chance 0.204)  | 0.33      |
+//! | bought by similar: own segment's signature products above others' (AUC) | 0.972 | buyers shuffled 0.528 | 0.75 |
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -31,6 +33,8 @@ const NEXT_TOP5: f64 = 0.75;
 const NEXT_MRR: f64 = 0.50;
 const AUDIENCE_TOP10: f64 = 0.60;
 const STAPLES_TOP10: f64 = 0.45;
+const SIMILAR_SEGMENT: f64 = 0.33;
+const DISCOVERY_SIGNATURE: f64 = 0.75;
 
 /// The orders with products shuffled across baskets (basket sizes and product frequencies kept).
 fn shuffled_baskets(orders: &[Order]) -> Vec<Order> {
@@ -132,6 +136,65 @@ fn staple_recall(model: &dyn IntentModel, truth: &PlantedTruth, k: usize) -> f64
         })
         .count();
     hits as f64 / planted.len() as f64
+}
+
+/// For segment members: the share of their similar customers in the same segment, and what chance gives.
+fn similar_segment_share(model: &ClerkCore, shop: &SyntheticShop) -> (f64, f64) {
+    let inner = model.read();
+    let s = &inner.state;
+    let segment_of: HashMap<&str, usize> = shop
+        .truth
+        .segments
+        .iter()
+        .enumerate()
+        .flat_map(|(k, seg)| seg.customers.iter().map(move |c| (c.as_str(), k)))
+        .collect();
+    let (mut sum, mut base, mut n) = (0.0, 0.0, 0);
+    for (c, &k) in &segment_of {
+        let Some(u) = s.customers.get(c) else { continue };
+        let Some(similar) = s.similar.get(u as usize).filter(|l| !l.is_empty()) else { continue };
+        let same = similar.iter().filter(|&&(v, _)| segment_of.get(&*s.customers.ids()[v as usize]) == Some(&k));
+        sum += same.count() as f64 / similar.len() as f64;
+        base += shop.truth.segments[k].customers.len() as f64 / shop.customers.len() as f64;
+        n += 1;
+    }
+    assert!(n >= 20, "the shop plants segment members with orders: {n}");
+    (sum / f64::from(n), base / f64::from(n))
+}
+
+/// For segment members: how often a signature product of their own segment scores above one of another
+/// segment in what their similar customers bought (an AUC: 0.5 is chance; ties count half). Signature products
+/// are bought by few, so this compares like with like where a top-N would be all staples.
+fn similar_signature_auc(model: &dyn IntentModel, shop: &SyntheticShop) -> f64 {
+    let segments = &shop.truth.segments;
+    let (mut wins, mut pairs) = (0.0, 0.0);
+    for (k, seg) in segments.iter().enumerate() {
+        for c in &seg.customers {
+            let scores: HashMap<String, f32> =
+                model.bought_by_similar(c, usize::MAX).into_iter().map(|s| (s.id.to_string(), s.score)).collect();
+            if scores.is_empty() {
+                continue;
+            }
+            let score = |p: &String| scores.get(p).copied().unwrap_or(0.0);
+            for own in &seg.signature_products {
+                for other in
+                    segments.iter().enumerate().filter(|&(j, _)| j != k).flat_map(|(_, s)| &s.signature_products)
+                {
+                    let (a, b) = (score(own), score(other));
+                    wins += if a > b {
+                        1.0
+                    } else if a == b {
+                        0.5
+                    } else {
+                        0.0
+                    };
+                    pairs += 1.0;
+                }
+            }
+        }
+    }
+    assert!(pairs >= 100.0, "signature products of segment members: {pairs} pairs");
+    wins / pairs
 }
 
 /// A shop, ClerkCore on it, and the broken inputs.
@@ -244,6 +307,19 @@ impl Fixture {
         assert!(got >= STAPLES_TOP10, "staples in top-10 affinity {got:.3} < {STAPLES_TOP10}");
         assert!(broken < STAPLES_TOP10, "shuffled buyers reach the threshold: {broken:.3}");
     }
+
+    fn similar_customers(&self) {
+        let (got, chance) = similar_segment_share(self.model, self.shop);
+        let (broken, _) = similar_segment_share(&self.shuffled_buyers, self.shop);
+        eprintln!("similar customers: own segment's share {got:.3} (chance {chance:.3}), buyers shuffled {broken:.3}");
+        assert!(got >= SIMILAR_SEGMENT, "similar customers in the own segment {got:.3} < {SIMILAR_SEGMENT}");
+        assert!(broken < SIMILAR_SEGMENT, "shuffled buyers reach the threshold: {broken:.3}");
+        let got = similar_signature_auc(self.model, self.shop);
+        let broken = similar_signature_auc(&self.shuffled_buyers, self.shop);
+        eprintln!("bought by similar customers: own segment's signature products first {got:.3}, shuffled {broken:.3}");
+        assert!(got >= DISCOVERY_SIGNATURE, "signature AUC {got:.3} < {DISCOVERY_SIGNATURE}");
+        assert!(broken < DISCOVERY_SIGNATURE, "shuffled buyers reach the threshold: {broken:.3}");
+    }
 }
 
 #[test]
@@ -271,6 +347,11 @@ fn customer_affinity_holds_the_planted_staples() {
     Fixture::small().staples();
 }
 
+#[test]
+fn similar_customers_share_the_planted_segment() {
+    Fixture::small().similar_customers();
+}
+
 /// The same checks on a larger shop with another seed (more pairs and sequences, so the rates are less
 /// granular). Heavier: run in release (`cargo test --release -p clerk-core -- --ignored`).
 #[test]
@@ -286,4 +367,5 @@ fn planted_truth_on_a_larger_shop() {
     f.bought_next();
     f.audience();
     f.staples();
+    f.similar_customers();
 }
