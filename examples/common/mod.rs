@@ -42,7 +42,7 @@ pub fn order_mapping(columns: &[(OrderField, String)], line_total: bool) -> Orde
 }
 
 /// Imports the catalog (Complete Journey mapping) then the orders into `store` through the Core Importer; the
-/// sync reports, catalog first.
+/// sync reports, catalog first. Exits with the orders' report when no order line was stored.
 pub async fn import(
     store: Arc<MemoryStore>,
     orders: &str,
@@ -56,7 +56,13 @@ pub async fn import(
         reports.push(core.sync(&mut importer, SyncMode::Full).await);
     }
     let mut importer = CsvOrderImporter::from_path("orders", orders, mapping);
-    reports.push(core.sync(&mut importer, SyncMode::Full).await);
+    let report = core.sync(&mut importer, SyncMode::Full).await;
+    if report.lines.stored == 0 {
+        // Nothing to analyse: say why (a missing column, say) instead of failing later on empty data.
+        eprintln!("{report}\nno order line of {orders} was stored; check the column flags ({COLUMN_FLAGS})");
+        std::process::exit(1);
+    }
+    reports.push(report);
     reports
 }
 
