@@ -252,7 +252,16 @@ impl IntentModel for ClerkCore {
         let inner = self.read();
         let s = &inner.state;
         let Some(c) = s.customers.get(customer) else { return Vec::new() };
-        let Some(neighbours) = s.similar.get(c as usize) else { return Vec::new() };
+        // A customer first seen in a fold-in has no neighbours from the analysis: find them now, from the same
+        // cosine over the buyers of their few products.
+        let found;
+        let neighbours = match s.similar.get(c as usize) {
+            Some(list) => list.as_slice(),
+            None => {
+                found = similar::neighbours_of(&s.history, &inner.buyers_of, c, self.settings.similar_customers);
+                found.as_slice()
+            }
+        };
         SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();
             let (sums, touched) = &mut *scratch;

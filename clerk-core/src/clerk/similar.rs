@@ -9,7 +9,9 @@
 //!
 //! The neighbours come from the same row-by-row sparse product as the pair counts (customer x product times
 //! its transpose), keeping each row's best few as soon as it is counted. They are refreshed by full analyses;
-//! a fold-in updates the histories they point into but not the neighbours themselves.
+//! a fold-in updates the histories they point into but not the neighbours themselves, and a customer first
+//! seen in a fold-in gets theirs computed when asked ([`neighbours_of`]). Audiences read the analysis'
+//! neighbours only (a customer folded in joins them at the next full analysis).
 
 use sprs::CsMat;
 
@@ -54,6 +56,33 @@ pub(crate) fn neighbours(
     })
 }
 
+/// Customer `c`'s `k` most similar customers, computed from the buyers of each of `c`'s products (what a full
+/// analysis computes for every customer at once).
+pub(crate) fn neighbours_of(history: &[Vec<HistItem>], buyers_of: &[Vec<u32>], c: u32, k: usize) -> Vec<(u32, f32)> {
+    let Some(own) = history.get(c as usize).filter(|h| !h.is_empty() && k > 0) else { return Vec::new() };
+    let mut shared: crate::intern::FxHashMap<u32, u32> = Default::default();
+    for h in own {
+        for &v in buyers_of.get(h.product as usize).map_or(&[][..], Vec::as_slice) {
+            if v != c {
+                *shared.entry(v).or_default() += 1;
+            }
+        }
+    }
+    let size = own.len() as f32;
+    let mut best: Vec<(u32, f32)> = shared
+        .into_iter()
+        .map(|(v, n)| (v, n as f32 / (size * history[v as usize].len() as f32).sqrt()))
+        .filter(|&(_, sim)| sim.is_finite() && sim > 0.0)
+        .collect();
+    let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
+    if best.len() > k {
+        best.select_nth_unstable_by(k, order);
+        best.truncate(k);
+    }
+    best.sort_unstable_by(order);
+    best
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -73,6 +102,22 @@ mod tests {
         assert!((n[0][0].1 - 0.75).abs() < 1e-6, "3 shared of 4 and 4: cosine 0.75, got {}", n[0][0].1);
         assert!(n[3].is_empty(), "no shared product, no neighbour");
         assert!(n.iter().enumerate().all(|(u, row)| row.iter().all(|e| e.0 as usize != u)), "never itself");
+    }
+
+    #[test]
+    fn one_customers_neighbours_are_those_of_the_whole_analysis() {
+        let h = history(&[&[0, 1, 2, 3], &[0, 1, 2, 4], &[0, 5, 6, 7], &[8, 9], &[1, 3, 5, 7, 9]]);
+        let mut buyers: Vec<Vec<u32>> = vec![Vec::new(); 10];
+        for (c, hist) in h.iter().enumerate() {
+            for item in hist {
+                buyers[item.product as usize].push(c as u32);
+            }
+        }
+        let all = neighbours(&h, 10, 3, 1);
+        for c in 0..h.len() as u32 {
+            assert_eq!(neighbours_of(&h, &buyers, c, 3), all[c as usize], "customer {c}");
+        }
+        assert!(neighbours_of(&h, &buyers, 99, 3).is_empty(), "an unknown customer has none");
     }
 
     #[test]

@@ -168,6 +168,22 @@ proptest! {
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
 
+    /// A customer first seen in the folded-in orders gets the similar customers a full analysis gives them.
+    #[test]
+    fn new_customers_get_their_similar_customers_after_a_fold_in((shop, k, settings) in split()) {
+        let (folded, full) = fold_and_full(&shop, k, &settings);
+        let known: std::collections::BTreeSet<String> =
+            shop.orders[..k].iter().filter_map(|o| o.buyer_key()).collect();
+        for c in shop.customer_keys().into_iter().filter(|c| !known.contains(c)) {
+            let a = folded.bought_by_similar(&c, 1000);
+            let b = full.bought_by_similar(&c, 1000);
+            prop_assert_eq!(a.len(), b.len(), "bought_by_similar({})", c);
+            for (s, t) in a.iter().zip(&b) {
+                prop_assert!(s.id == t.id && close(s.score, t.score, 1e-5), "{}: {:?} vs {:?}", c, a, b);
+            }
+        }
+    }
+
     /// The same with any shop and any split (fewer orders than products, an empty prefix).
     #[test]
     fn fold_in_counts_equal_a_full_analysis_for_any_split((shop, k, settings) in split_strategy(0..40, 0, settings_strategy())) {
