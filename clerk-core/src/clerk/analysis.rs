@@ -110,7 +110,7 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     s.regulars = pair_counts(&regulars_t, &regulars, threads);
     drop((regulars, regulars_t));
     lap(&format!("regulars ({} pairs)", s.regulars.rows.iter().map(Vec::len).sum::<usize>()));
-    s.similar = super::similar::neighbours(&s.history, n_products, settings.similar_customers, threads);
+    s.similar = super::similar::neighbours(&s.history, n_products, settings, threads);
     lap("similar customers");
     popularity(data, &orders, settings, &mut s);
     lap("histories and popularity");

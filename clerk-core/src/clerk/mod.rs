@@ -258,7 +258,7 @@ impl IntentModel for ClerkCore {
         let neighbours = match s.similar.get(c as usize) {
             Some(list) => list.as_slice(),
             None => {
-                found = similar::neighbours_of(&s.history, &inner.buyers_of, c, self.settings.similar_customers);
+                found = similar::neighbours_of(&s.history, &inner.buyers_of, c, &self.settings);
                 found.as_slice()
             }
         };

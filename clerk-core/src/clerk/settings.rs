@@ -57,6 +57,12 @@ pub struct Settings {
     /// How many most similar customers (cosine of the sets of products bought) each customer keeps, for the
     /// products customers like them buy. 0 turns the signal off.
     pub similar_customers: usize,
+    /// Products bought by more than this share of the customers do not link customers in similarities (their
+    /// cost is the square of their buyers, and everyone buys them).
+    pub similar_max_share: f64,
+    /// Products bought by more customers than this do not link customers in similarities either: it bounds the
+    /// cost of similarities by this times the number of (customer, product) pairs, however large the shop.
+    pub similar_max_buyers: usize,
     /// Worker threads of the analysis; `None` uses every core. Results are identical for any count.
     pub threads: Option<usize>,
 }
@@ -84,6 +90,8 @@ impl Default for Settings {
             trending_baseline_days: 56.0,
             trending_prior: 5.0,
             similar_customers: 50,
+            similar_max_share: 0.3,
+            similar_max_buyers: 5_000,
             threads: None,
         }
     }

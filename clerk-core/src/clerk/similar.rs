@@ -8,7 +8,11 @@
 //! product at a time.
 //!
 //! The neighbours come from the same row-by-row sparse product as the pair counts (customer x product times
-//! its transpose), keeping each row's best few as soon as it is counted. They are refreshed by full analyses;
+//! its transpose), keeping each row's best few as soon as it is counted. That costs the sum over products of
+//! their buyers squared, which is why products bought by very many (a share or a number of customers, see
+//! [`max_buyers`]) do not link customers: on the Complete Journey it is 0.3 s of a 4.5 s analysis, on a
+//! synthetic shop of 25,000 customers whose thousands of mid-range products each have ~800 buyers, a third of
+//! the analysis (docs/benchmarks.md). They are refreshed by full analyses;
 //! a fold-in updates the histories they point into but not the neighbours themselves, and a customer first
 //! seen in a fold-in gets theirs computed when asked ([`neighbours_of`]). Audiences read the analysis'
 //! neighbours only (a customer folded in joins them at the next full analysis).
@@ -16,15 +20,26 @@
 use sprs::CsMat;
 
 use super::counts::{binary_csr, map_rows};
+use super::settings::Settings;
 use super::state::HistItem;
 
-/// Each customer's `k` most similar customers with their cosine similarity, best first (ties by index).
+/// The most buyers a product may have to count in similarities: products bought by more than
+/// `similar_max_share` of the customers, or by more than `similar_max_buyers`, say little of anyone's taste
+/// (everyone buys milk) and cost the square of their buyers.
+pub(crate) fn max_buyers(settings: &Settings, customers: usize) -> usize {
+    ((settings.similar_max_share * customers as f64) as usize).min(settings.similar_max_buyers)
+}
+
+/// Each customer's `similar_customers` most similar customers with their cosine similarity, best first (ties by
+/// index). Only products with at most [`max_buyers`] buyers link customers; the cosine's norms count every
+/// product.
 pub(crate) fn neighbours(
     history: &[Vec<HistItem>],
     n_products: usize,
-    k: usize,
+    settings: &Settings,
     threads: usize,
 ) -> Vec<Vec<(u32, f32)>> {
+    let k = settings.similar_customers;
     if k == 0 {
         return vec![Vec::new(); history.len()];
     }
@@ -33,6 +48,12 @@ pub(crate) fn neighbours(
     for (c, hist) in history.iter().enumerate() {
         for h in hist {
             buyers[h.product as usize].push(c as u32);
+        }
+    }
+    let cap = max_buyers(settings, history.len());
+    for list in &mut buyers {
+        if list.len() > cap {
+            *list = Vec::new();
         }
     }
     let by_product: CsMat<u8> = binary_csr(n_products, history.len(), buyers.iter());
@@ -56,13 +77,24 @@ pub(crate) fn neighbours(
     })
 }
 
-/// Customer `c`'s `k` most similar customers, computed from the buyers of each of `c`'s products (what a full
+/// Customer `c`'s most similar customers, computed from the buyers of each of `c`'s products (what a full
 /// analysis computes for every customer at once).
-pub(crate) fn neighbours_of(history: &[Vec<HistItem>], buyers_of: &[Vec<u32>], c: u32, k: usize) -> Vec<(u32, f32)> {
+pub(crate) fn neighbours_of(
+    history: &[Vec<HistItem>],
+    buyers_of: &[Vec<u32>],
+    c: u32,
+    settings: &Settings,
+) -> Vec<(u32, f32)> {
+    let k = settings.similar_customers;
     let Some(own) = history.get(c as usize).filter(|h| !h.is_empty() && k > 0) else { return Vec::new() };
+    let cap = max_buyers(settings, history.len());
     let mut shared: crate::intern::FxHashMap<u32, u32> = Default::default();
     for h in own {
-        for &v in buyers_of.get(h.product as usize).map_or(&[][..], Vec::as_slice) {
+        let buyers = buyers_of.get(h.product as usize).map_or(&[][..], Vec::as_slice);
+        if buyers.len() > cap {
+            continue;
+        }
+        for &v in buyers {
             if v != c {
                 *shared.entry(v).or_default() += 1;
             }
@@ -94,14 +126,31 @@ mod tests {
             .collect()
     }
 
+    fn settings(k: usize) -> Settings {
+        Settings { similar_customers: k, similar_max_share: 1.0, ..Settings::default() }
+    }
+
     #[test]
     fn neighbours_are_the_customers_with_the_most_products_in_common() {
         let h = history(&[&[0, 1, 2, 3], &[0, 1, 2, 4], &[0, 5, 6, 7], &[8, 9]]);
-        let n = neighbours(&h, 10, 2, 1);
+        let n = neighbours(&h, 10, &settings(2), 1);
         assert_eq!(n[0].iter().map(|e| e.0).collect::<Vec<_>>(), vec![1, 2]);
         assert!((n[0][0].1 - 0.75).abs() < 1e-6, "3 shared of 4 and 4: cosine 0.75, got {}", n[0][0].1);
         assert!(n[3].is_empty(), "no shared product, no neighbour");
         assert!(n.iter().enumerate().all(|(u, row)| row.iter().all(|e| e.0 as usize != u)), "never itself");
+    }
+
+    #[test]
+    fn products_bought_by_too_many_link_no_one() {
+        // Product 0 is bought by all four: at a share of 0.5 it links no one, and 3 (sharing only 0) has no
+        // neighbour; its norm still counts 0.
+        let h = history(&[&[0, 1], &[0, 1], &[0, 2], &[0, 3]]);
+        let n = neighbours(&h, 4, &Settings { similar_max_share: 0.5, ..settings(3) }, 1);
+        assert_eq!(n[0], vec![(1, 0.5)], "one shared product of two each");
+        assert!(n[3].is_empty());
+        let n = neighbours(&h, 4, &Settings { similar_max_buyers: 2, ..settings(3) }, 1);
+        assert_eq!(n[0], vec![(1, 0.5)], "the absolute cap too");
+        assert_eq!(neighbours(&h, 4, &settings(3), 1)[3].len(), 3, "without a cap, 0 links everyone");
     }
 
     #[test]
@@ -113,11 +162,14 @@ mod tests {
                 buyers[item.product as usize].push(c as u32);
             }
         }
-        let all = neighbours(&h, 10, 3, 1);
-        for c in 0..h.len() as u32 {
-            assert_eq!(neighbours_of(&h, &buyers, c, 3), all[c as usize], "customer {c}");
+        for max_share in [1.0, 0.5] {
+            let settings = Settings { similar_max_share: max_share, ..settings(3) };
+            let all = neighbours(&h, 10, &settings, 1);
+            for c in 0..h.len() as u32 {
+                assert_eq!(neighbours_of(&h, &buyers, c, &settings), all[c as usize], "customer {c}");
+            }
+            assert!(neighbours_of(&h, &buyers, 99, &settings).is_empty(), "an unknown customer has none");
         }
-        assert!(neighbours_of(&h, &buyers, 99, 3).is_empty(), "an unknown customer has none");
     }
 
     #[test]
@@ -131,8 +183,8 @@ mod tests {
                 ps.into_iter().map(|p| HistItem { product: p, count: 1, ..HistItem::default() }).collect()
             })
             .collect();
-        let one = neighbours(&h, 60, 10, 1);
-        assert_eq!(one, neighbours(&h, 60, 10, 2));
+        let one = neighbours(&h, 60, &settings(10), 1);
+        assert_eq!(one, neighbours(&h, 60, &settings(10), 2));
         assert!(one.iter().any(|r| r.len() == 10));
     }
 }
