@@ -440,7 +440,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
     match &req.query {
         Query::Alternatives { products } | Query::Complementary { products } | Query::MostSoldWith { products } => {
             let seeds = dedup(products, blend.max_seeds);
-            let mut scores = Scores::new(&snap.catalog);
+            let mut scores = Scores::new();
             let mut basket_seeds: Vec<Scored> = Vec::new();
             for &p in &seeds {
                 let k = run.keys.key(p);
@@ -495,7 +495,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                 }
                 run.bought = Some(bought);
             }
-            let mut scores = Scores::new(&snap.catalog);
+            let mut scores = Scores::new();
             match &req.query {
                 Query::CustomerPicks { .. } => {
                     if aff.is_empty() {
@@ -561,7 +561,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             chain.extend([Fallback::Category, Fallback::Popular]);
         }
         Query::Visitor => {
-            let mut scores = Scores::new(&snap.catalog);
+            let mut scores = Scores::new();
             context_signal(snap, &mut scores, ctx, 1.0);
             if let Some(c) = ctx.customer.as_deref() {
                 let c = resolve(snap, c);

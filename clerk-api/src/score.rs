@@ -6,13 +6,13 @@
 //! **summed per product**. An item's reason is the signal that contributed most to it. Ties in the final
 //! ranking break by id, so answers are deterministic.
 
+use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
-use clerk_core::intern::FxHashMap;
 use clerk_core::model::Scored;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::Catalog;
 use crate::keys::NONE;
 use crate::response::Reason;
 
@@ -132,34 +132,70 @@ pub(crate) struct Candidate {
     pub(crate) reason: Reason,
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Copy, Debug)]
 struct Acc {
-    id: Arc<str>,
     key: u32,
     total: f32,
     best: f32,
     reason: Reason,
 }
 
-thread_local! {
-    /// The dense slot table of the last [`Scores`] dropped on this thread, handed to the next one (all
-    /// [`NONE`] between queries).
-    static SLOTS: std::cell::Cell<Vec<u32>> = const { std::cell::Cell::new(Vec::new()) };
+/// Hashes ids for [`Scores`]: a word at a time, the tail folded into one word (the Fx hash mixes the tail byte by
+/// byte, seven multiplications for a seven-digit id). Only [`Scores`] uses it: its map is never read in hash
+/// order before the candidates are ranked by score and id.
+#[derive(Clone, Copy, Debug, Default)]
+struct IdHasher(u64);
+
+const ID_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl IdHasher {
+    #[inline]
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(ID_SEED);
+    }
 }
+
+impl Hasher for IdHasher {
+    #[inline]
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
+        }
+        let tail = chunks.remainder();
+        let word = tail.iter().fold((tail.len() as u64) << 56, |w, &b| (w << 8) | u64::from(b));
+        self.add(word);
+    }
+
+    #[inline]
+    fn write_u8(&mut self, i: u8) {
+        self.add(u64::from(i));
+    }
+
+    #[inline]
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// How many distinct products a blended answer usually sums (ten lists of a hundred for a visitor): the map
+/// starts that large instead of growing (and rehashing every id) eight times.
+const EXPECTED_CANDIDATES: usize = 1024;
 
 /// Sums weighted, normalised signal lists per product.
 ///
-/// Catalog products are found through a dense table by catalog index (relation lists come resolved; a model list
-/// costs one catalog look-up per item and no string hashing), other ids through a small map. The table is
-/// reused from query to query on a thread, and only the slots a query filled are reset.
+/// Keyed by the id itself: the model has just touched each id it returned, so hashing it is cheap, while a look-up
+/// in the catalog's large index is a cache miss (a dense table by catalog index was tried and was slower for
+/// this reason). Only the candidates the answer reaches are looked up there.
 #[derive(Debug)]
-pub(crate) struct Scores<'c> {
-    catalog: &'c Catalog,
-    /// Position in `accs` by catalog index, [`NONE`] when absent.
-    slots: Vec<u32>,
-    accs: Vec<Acc>,
-    /// Position in `accs` of ids the catalog does not know.
-    others: FxHashMap<Arc<str>, u32>,
+pub(crate) struct Scores {
+    map: HashMap<Arc<str>, Acc, BuildHasherDefault<IdHasher>>,
+}
+
+impl Default for Scores {
+    fn default() -> Self {
+        Scores { map: HashMap::with_capacity_and_hasher(EXPECTED_CANDIDATES, BuildHasherDefault::default()) }
+    }
 }
 
 fn top_score(list: &[Scored]) -> Option<f32> {
@@ -167,17 +203,13 @@ fn top_score(list: &[Scored]) -> Option<f32> {
     (top > 0.0).then_some(top)
 }
 
-impl<'c> Scores<'c> {
-    pub(crate) fn new(catalog: &'c Catalog) -> Self {
-        let mut slots = SLOTS.with(std::cell::Cell::take);
-        if slots.len() < catalog.len() {
-            slots.resize(catalog.len(), NONE);
-        }
-        Scores { catalog, slots, accs: Vec::new(), others: FxHashMap::default() }
+impl Scores {
+    pub(crate) fn new() -> Self {
+        Self::default()
     }
 
     pub(crate) fn is_empty(&self) -> bool {
-        self.accs.is_empty()
+        self.map.is_empty()
     }
 
     /// Adds `list`, normalised by its best score, times `weight`: for lists whose scale means nothing across
@@ -205,21 +237,6 @@ impl<'c> Scores<'c> {
         self.add_inner(list.iter().map(|s| (&s.id, NONE, s.score)), weight / top, reason, true);
     }
 
-    /// The position in `accs` of `id` (catalog index `key`, or [`NONE`] when not looked up yet), when present;
-    /// else the catalog index to create it under (or [`NONE`]).
-    fn find(&self, id: &str, key: u32) -> Result<u32, u32> {
-        let key = if key == NONE { self.catalog.index_of(id).unwrap_or(NONE) } else { key };
-        let at = match self.slots.get(key as usize) {
-            Some(&at) => at,
-            None => self.others.get(id).copied().unwrap_or(NONE),
-        };
-        if at == NONE {
-            Err(key)
-        } else {
-            Ok(at)
-        }
-    }
-
     fn add_inner<'b>(
         &mut self,
         list: impl Iterator<Item = (&'b Arc<str>, u32, f32)>,
@@ -235,46 +252,33 @@ impl<'c> Scores<'c> {
                 continue;
             }
             let part = weight * score;
-            let at = match self.find(id, key) {
-                Ok(at) => at,
-                Err(_) if only_existing => continue,
-                Err(key) => {
-                    let at = self.accs.len() as u32;
-                    match self.slots.get_mut(key as usize) {
-                        Some(slot) => *slot = at,
-                        None => {
-                            self.others.insert(id.clone(), at);
-                        }
-                    }
-                    self.accs.push(Acc { id: id.clone(), key, total: 0.0, best: 0.0, reason });
-                    at
+            if only_existing {
+                if let Some(a) = self.map.get_mut(id) {
+                    a.total += part;
                 }
+                continue;
+            }
+            let a = match self.map.get_mut(id) {
+                Some(a) => a,
+                None => self.map.entry(id.clone()).or_insert(Acc { key, total: 0.0, best: 0.0, reason }),
             };
-            let a = &mut self.accs[at as usize];
+            if a.key == NONE {
+                a.key = key;
+            }
             a.total += part;
-            if !only_existing && part > a.best {
+            if part > a.best {
                 a.best = part;
                 a.reason = reason;
             }
         }
     }
 
-    /// Empties the slots this query filled, so the table is all [`NONE`] again for the next one.
-    fn clear_slots(&mut self) {
-        for a in &self.accs {
-            if let Some(slot) = self.slots.get_mut(a.key as usize) {
-                *slot = NONE;
-            }
-        }
-    }
-
     /// The candidates with a positive, finite total, unordered.
-    pub(crate) fn into_candidates(mut self) -> Vec<Candidate> {
-        self.clear_slots();
-        std::mem::take(&mut self.accs)
+    pub(crate) fn into_candidates(self) -> Vec<Candidate> {
+        self.map
             .into_iter()
-            .filter(|a| a.total.is_finite() && a.total > 0.0)
-            .map(|a| Candidate { id: a.id, key: a.key, score: a.total, reason: a.reason })
+            .filter(|(_, a)| a.total.is_finite() && a.total > 0.0)
+            .map(|(id, a)| Candidate { id, key: a.key, score: a.total, reason: a.reason })
             .collect()
     }
 
@@ -284,13 +288,6 @@ impl<'c> Scores<'c> {
         let mut v = self.into_candidates();
         v.sort_unstable_by(by_rank);
         v
-    }
-}
-
-impl Drop for Scores<'_> {
-    fn drop(&mut self) {
-        self.clear_slots();
-        SLOTS.with(|c| c.set(std::mem::take(&mut self.slots)));
     }
 }
 
@@ -317,8 +314,7 @@ mod tests {
 
     #[test]
     fn lists_are_normalised_weighted_and_summed() {
-        let catalog = Catalog::new();
-        let mut sc = Scores::new(&catalog);
+        let mut sc = Scores::new();
         sc.add(&[s("a", 10.0), s("b", 5.0)], 1.0, Reason::BoughtTogether);
         sc.add(&[s("b", 2.0), s("c", 1.0)], 0.5, Reason::BoughtNext);
         let v = sc.into_sorted();
@@ -335,44 +331,11 @@ mod tests {
 
     #[test]
     fn boost_touches_only_present_items_and_bad_scores_are_ignored() {
-        let catalog = Catalog::new();
-        let mut sc = Scores::new(&catalog);
+        let mut sc = Scores::new();
         sc.add(&[s("a", 1.0), s("x", f32::NAN), s("y", -1.0)], 1.0, Reason::Alternative);
         sc.boost(&[s("a", 2.0), s("z", 4.0)], 1.0, Reason::History);
         let v = sc.into_sorted();
         assert_eq!(v.len(), 1);
         assert_eq!((&*v[0].id, v[0].score, v[0].reason), ("a", 1.5, Reason::Alternative));
-    }
-
-    #[test]
-    fn catalog_and_other_ids_sum_alike_and_the_next_query_starts_empty() {
-        use clerk_core::domain::Product;
-        let catalog = Catalog::from_parts([Product::new("a"), Product::new("b")], []);
-        let resolved =
-            |id: &str, score: f32| Resolved { id: id.into(), key: catalog.index_of(id).unwrap_or(NONE), score };
-        let mut sc = Scores::new(&catalog);
-        sc.add_raw(&[s("a", 1.0), s("z", 2.0)], 1.0, Reason::BoughtTogether);
-        sc.add_resolved(&[resolved("a", 3.0), resolved("b", 0.5), resolved("z", 1.0)], 1.0, Reason::Alternative);
-        sc.boost(&[s("b", 1.0), s("y", 1.0)], 0.5, Reason::History);
-        let got: Vec<(String, f32, Reason, u32)> =
-            sc.into_sorted().into_iter().map(|c| (c.id.to_string(), c.score, c.reason, c.key)).collect();
-        assert_eq!(
-            got,
-            vec![
-                ("a".to_owned(), 4.0, Reason::Alternative, 0),
-                ("z".to_owned(), 3.0, Reason::BoughtTogether, NONE),
-                ("b".to_owned(), 1.0, Reason::Alternative, 1),
-            ]
-        );
-        // Dropped without reading, then a new query on the same thread: nothing left over.
-        let mut sc = Scores::new(&catalog);
-        sc.add_raw(&[s("b", 1.0)], 1.0, Reason::BoughtNext);
-        drop(sc);
-        let mut sc = Scores::new(&catalog);
-        assert!(sc.is_empty());
-        sc.boost(&[s("a", 1.0), s("b", 1.0)], 1.0, Reason::History);
-        assert!(sc.is_empty());
-        sc.add_raw(&[s("b", 2.0)], 1.0, Reason::BoughtNext);
-        assert_eq!(sc.into_sorted().len(), 1);
     }
 }
