@@ -3,7 +3,7 @@
 //!
 //! ```text
 //! cargo run --release --example bench -- [--orders FILE [--catalog FILE] [column flags as in `import`]]
-//!     [--queries N] [--warmup N] [--seconds S] [--seed N] [--filter EXPR] [--only KIND,KIND]
+//!     [--queries N] [--warmup N] [--seconds S] [--seed N] [--filter EXPR] [--only KIND,KIND] [--dump FILE]
 //! ```
 //!
 //! Without `--orders` the data is the synthetic default shop (`ShopConfig::default()`). The data is imported
@@ -18,11 +18,14 @@
 //! alone (`related`, `customer_affinity`, `audience`, and the calls one `customer_picks` makes: affinity plus
 //! three set look-ups over its 200 best items): queries are read as ratios to them (product kinds to `related`,
 //! customer kinds to the picks' model calls, audiences to `audience`), since the machine's speed varies with its
-//! load. `--kinds` is `--only`. A readable table goes to stderr, one JSON object to stdout.
+//! load. `--kinds` is `--only`. A readable table goes to stderr, one JSON object to stdout. `--dump FILE` writes every
+//! sampled request's answer to FILE, one JSON line each (kind, request, answer or error): two builds that must
+//! answer alike (a speed-up) are compared with `cmp` on their dumps.
 
 mod common;
 
 use std::hint::black_box;
+use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -47,12 +50,13 @@ struct Args {
     seed: u64,
     filter: Option<String>,
     only: Option<Vec<String>>,
+    dump: Option<String>,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: bench [--orders FILE [--catalog FILE] {}] [--queries N] [--warmup N] [--seconds S] [--seed N] \
-         [--filter EXPR] [--only KIND,KIND]",
+         [--filter EXPR] [--only KIND,KIND] [--dump FILE]",
         common::COLUMN_FLAGS
     );
     std::process::exit(2)
@@ -70,6 +74,7 @@ fn parse_args() -> Args {
         seed: 7,
         filter: None,
         only: None,
+        dump: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -88,6 +93,7 @@ fn parse_args() -> Args {
             "--seed" => args.seed = value().parse().unwrap_or_else(|_| usage()),
             "--filter" => args.filter = Some(value()),
             "--only" | "--kinds" => args.only = Some(value().split(',').map(str::to_owned).collect()),
+            "--dump" => args.dump = Some(value()),
             _ => usage(),
         }
     }
@@ -479,6 +485,12 @@ fn main() {
         "empty",
         "fallbk"
     );
+    let mut dump = args.dump.as_ref().map(|path| {
+        std::io::BufWriter::new(std::fs::File::create(path).unwrap_or_else(|e| {
+            eprintln!("--dump {path}: {e}");
+            std::process::exit(2)
+        }))
+    });
     let mut out_kinds = serde_json::Map::new();
     let mut all_reqs: Vec<Request> = Vec::new();
     for (name, class, make) in kinds(&filter) {
@@ -495,12 +507,21 @@ fn main() {
         let mut empty = 0usize;
         let mut fallback = 0usize;
         for r in &reqs {
-            match engine.query_now(r) {
+            let answer = engine.query_now(r);
+            match &answer {
                 Err(_) => errors += 1,
                 Ok(resp) => {
                     empty += usize::from(resp.items.is_empty() && resp.customers.is_empty());
                     fallback += usize::from(resp.fallback.is_some());
                 }
+            }
+            if let Some(w) = dump.as_mut() {
+                let answer = match answer {
+                    Ok(resp) => json!({"ok": resp}),
+                    Err(e) => json!({"error": e.to_string()}),
+                };
+                let line = json!({"kind": name, "request": r, "answer": answer});
+                writeln!(w, "{line}").expect("--dump: write failed");
             }
         }
         let lat = Latency::of(&mut time_each(&reqs, warmup, |r| {
@@ -553,6 +574,9 @@ fn main() {
         if class != Class::Audience {
             all_reqs.extend(reqs.into_iter().step_by(4));
         }
+    }
+    if let Some(mut w) = dump {
+        w.flush().expect("--dump: write failed");
     }
     // A mixed workload of every non-audience kind, interleaved.
     let mut rng = Rng::new(args.seed);

@@ -5,32 +5,62 @@ use super::settings::Settings;
 use super::state::{HistItem, State};
 use crate::domain::DAY;
 
-/// How likely the customer is to buy `h.product` again at time `at`.
-pub(crate) fn score(s: &State, settings: &Settings, h: &HistItem, at: i64) -> f32 {
-    let shift = at - s.reference;
-    let short = h.decayed * decay(shift, settings.half_life_days);
-    let long = h.decayed_long * decay(shift, settings.long_half_life_days);
-    let mut score = short + settings.long_weight as f32 * long;
-    let p = h.product as usize;
-    if settings.repeat_prior_weight > 0.0 {
-        // Share of the product's buyers who bought it again, smoothed towards one half.
-        let rate = (s.repeat_buyers[p] as f32 + 1.0) / (s.buyers[p] as f32 + 2.0);
-        score *= 1.0 + settings.repeat_prior_weight as f32 * rate;
-    }
-    if settings.due_weight > 0.0 {
-        let cycle =
-            if h.count >= 2 { (h.last - h.first) as f32 / DAY as f32 / (h.count - 1) as f32 } else { s.cycle_days[p] };
-        if cycle > 0.0 {
-            let elapsed = (at - h.last) as f32 / DAY as f32;
-            // Peaks when the usual interval has passed, fades for long-overdue products.
-            let x = elapsed / cycle;
-            let due = (x.min(1.0)) * (-(x - 1.0).max(0.0) / 2.0).exp();
-            score *= 1.0 + settings.due_weight as f32 * due;
+/// Scores history items at one time `at`: what depends only on `at` and the settings (two decays, each a
+/// `powf`) is computed once, not once per item of a history or an audience.
+pub(crate) struct Scorer<'a> {
+    s: &'a State,
+    at: i64,
+    short: f32,
+    long: f32,
+    long_weight: f32,
+    repeat_prior_weight: Option<f32>,
+    due_weight: Option<f32>,
+}
+
+impl<'a> Scorer<'a> {
+    pub(crate) fn new(s: &'a State, settings: &Settings, at: i64) -> Self {
+        let shift = at - s.reference;
+        Scorer {
+            s,
+            at,
+            short: decay(shift, settings.half_life_days),
+            long: decay(shift, settings.long_half_life_days),
+            long_weight: settings.long_weight as f32,
+            repeat_prior_weight: (settings.repeat_prior_weight > 0.0).then_some(settings.repeat_prior_weight as f32),
+            due_weight: (settings.due_weight > 0.0).then_some(settings.due_weight as f32),
         }
     }
-    if score.is_finite() {
-        score
-    } else {
-        0.0
+
+    /// How likely the customer is to buy `h.product` again at the scorer's time.
+    pub(crate) fn score(&self, h: &HistItem) -> f32 {
+        let s = self.s;
+        let short = h.decayed * self.short;
+        let long = h.decayed_long * self.long;
+        let mut score = short + self.long_weight * long;
+        let p = h.product as usize;
+        if let Some(weight) = self.repeat_prior_weight {
+            // Share of the product's buyers who bought it again, smoothed towards one half.
+            let rate = (s.repeat_buyers[p] as f32 + 1.0) / (s.buyers[p] as f32 + 2.0);
+            score *= 1.0 + weight * rate;
+        }
+        if let Some(weight) = self.due_weight {
+            let cycle = if h.count >= 2 {
+                (h.last - h.first) as f32 / DAY as f32 / (h.count - 1) as f32
+            } else {
+                s.cycle_days[p]
+            };
+            if cycle > 0.0 {
+                let elapsed = (self.at - h.last) as f32 / DAY as f32;
+                // Peaks when the usual interval has passed, fades for long-overdue products.
+                let x = elapsed / cycle;
+                let due = (x.min(1.0)) * (-(x - 1.0).max(0.0) / 2.0).exp();
+                score *= 1.0 + weight * due;
+            }
+        }
+        if score.is_finite() {
+            score
+        } else {
+            0.0
+        }
     }
 }

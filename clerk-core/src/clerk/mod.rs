@@ -146,12 +146,64 @@ fn history_item(s: &State, c: u32, p: u32) -> Option<&state::HistItem> {
     hist.binary_search_by_key(&p, |h| h.product).ok().map(|k| &hist[k])
 }
 
+/// What set look-ups reuse on one thread, so that a query allocates nothing proportional to the catalog.
+#[derive(Default)]
+struct Scratch {
+    /// Dense sums by product index, all zero between look-ups.
+    sums: Vec<f32>,
+    /// The indices of `sums` a look-up made non-zero.
+    touched: Vec<u32>,
+    /// The look-up's seeds as product indices.
+    seeds: Vec<(u32, f32)>,
+}
+
 thread_local! {
     /// Per-customer scores and last purchases of an audience, reused across queries on this thread.
     static AUDIENCE_SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<Option<i64>>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 
-    /// Dense sums by product index and the indices touched, reused across set look-ups on this thread.
-    static SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<u32>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+}
+
+/// The products related by relation `kind` to weighted seeds (product indices): each seed's best `per_seed`
+/// partners, summed weighted in seed order, the seeds themselves and non-indexable products left out; the best
+/// `limit`, ranked. `sums` must be all zero (and is left so) and `touched` empty.
+fn set_top(
+    s: &State,
+    kind: usize,
+    seeds: &[(u32, f32)],
+    per_seed: usize,
+    limit: usize,
+    sums: &mut Vec<f32>,
+    touched: &mut Vec<u32>,
+) -> Vec<(u32, f32)> {
+    if sums.len() < s.n_products() {
+        sums.resize(s.n_products(), 0.0);
+    }
+    for &(p, w) in seeds {
+        let row = s.related[kind].get(p as usize).map_or(&[][..], Vec::as_slice);
+        for &(j, score) in row.iter().take(per_seed) {
+            let sum = &mut sums[j as usize];
+            if *sum == 0.0 {
+                touched.push(j);
+            }
+            *sum += w * score;
+        }
+    }
+    for &(p, _) in seeds {
+        sums[p as usize] = 0.0;
+    }
+    let sums = &mut sums[..];
+    let kept = relations::top_of(
+        s,
+        touched.iter().filter_map(|&j| {
+            // Reset while reading: the next look-up finds the sums zero.
+            let x = std::mem::replace(&mut sums[j as usize], 0.0);
+            (x > 0.0 && x.is_finite() && s.indexable[j as usize]).then_some((j, x))
+        }),
+        limit,
+    );
+    touched.clear();
+    kept
 }
 
 fn relation_index(relation: Relation) -> usize {
@@ -197,40 +249,17 @@ impl IntentModel for ClerkCore {
     fn related_to_set(&self, seeds: &[Scored], relation: Relation, per_seed: usize, limit: usize) -> Vec<Scored> {
         let inner = self.read();
         let s = &inner.state;
-        let kind = relation_index(relation);
-        let seed_ids: Vec<(u32, f32)> = seeds
-            .iter()
-            .filter(|x| x.score.is_finite() && x.score > 0.0)
-            .filter_map(|x| s.products.get(&x.id).map(|p| (p, x.score)))
-            .collect();
         SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();
-            let (sums, touched) = &mut *scratch;
-            if sums.len() < s.n_products() {
-                sums.resize(s.n_products(), 0.0);
-            }
-            for &(p, w) in &seed_ids {
-                let row = s.related[kind].get(p as usize).map_or(&[][..], Vec::as_slice);
-                for &(j, score) in row.iter().take(per_seed) {
-                    if sums[j as usize] == 0.0 {
-                        touched.push(j);
-                    }
-                    sums[j as usize] += w * score;
-                }
-            }
-            for &(p, _) in &seed_ids {
-                sums[p as usize] = 0.0;
-            }
-            let v: Vec<(u32, f32)> = touched
-                .iter()
-                .map(|&j| (j, sums[j as usize]))
-                .filter(|&(j, x)| x > 0.0 && x.is_finite() && s.indexable[j as usize])
-                .collect();
-            for &j in touched.iter() {
-                sums[j as usize] = 0.0;
-            }
-            touched.clear();
-            scored(s, relations::top(s, v, limit))
+            let Scratch { sums, touched, seeds: seed_ids } = &mut *scratch;
+            seed_ids.clear();
+            seed_ids.extend(
+                seeds
+                    .iter()
+                    .filter(|x| x.score.is_finite() && x.score > 0.0)
+                    .filter_map(|x| s.products.get(&x.id).map(|p| (p, x.score))),
+            );
+            scored(s, set_top(s, relation_index(relation), seed_ids, per_seed, limit, sums, touched))
         })
     }
 
@@ -238,14 +267,13 @@ impl IntentModel for ClerkCore {
         let inner = self.read();
         let s = &inner.state;
         let Some(c) = s.customers.get(customer) else { return Vec::new() };
-        let at = at.map_or(s.latest, Timestamp::secs);
-        let v: Vec<(u32, f32)> = s.history[c as usize]
+        let scorer = affinity::Scorer::new(s, &self.settings, at.map_or(s.latest, Timestamp::secs));
+        let v = s.history[c as usize]
             .iter()
             .filter(|h| s.indexable[h.product as usize])
-            .map(|h| (h.product, affinity::score(s, &self.settings, h, at)))
-            .filter(|&(_, score)| score > 0.0)
-            .collect();
-        scored(s, relations::top(s, v, limit))
+            .map(|h| (h.product, scorer.score(h)))
+            .filter(|&(_, score)| score > 0.0);
+        scored(s, relations::top_of(s, v, limit))
     }
 
     fn bought_by_similar(&self, customer: &str, limit: usize) -> Vec<Scored> {
@@ -296,6 +324,7 @@ impl IntentModel for ClerkCore {
         let Some(y) = s.products.get(product) else { return Vec::new() };
         let at = at.map_or(s.latest, Timestamp::secs);
         let settings = &self.settings;
+        let scorer = affinity::Scorer::new(s, settings, at);
         let n = s.customers.len();
         AUDIENCE_SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();
@@ -325,7 +354,7 @@ impl IntentModel for ClerkCore {
             for &(i, rel) in &sources {
                 for &c in &inner.buyers_of[i as usize] {
                     if let Some(h) = history_item(s, c, i) {
-                        scores[c as usize] += related_weight * rel * affinity::score(s, settings, h, at);
+                        scores[c as usize] += related_weight * rel * scorer.score(h);
                     }
                 }
             }
@@ -341,7 +370,7 @@ impl IntentModel for ClerkCore {
             // Customers who buy it themselves, the more so when due.
             for &c in &inner.buyers_of[y as usize] {
                 if let Some(h) = history_item(s, c, y) {
-                    scores[c as usize] += settings.audience_own_weight as f32 * affinity::score(s, settings, h, at);
+                    scores[c as usize] += settings.audience_own_weight as f32 * scorer.score(h);
                     last[c as usize] = Some(h.last);
                 }
             }

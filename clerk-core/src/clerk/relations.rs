@@ -1,6 +1,7 @@
 //! From pair counts to the top related products of each product: bought together, bought next, alternatives.
 
 use std::cmp::Ordering;
+use std::collections::BinaryHeap;
 
 use super::analysis::threads;
 use super::llr::signed_llr;
@@ -38,6 +39,61 @@ pub(crate) fn top(s: &State, mut v: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)
     rank(s, &mut v);
     v
 }
+
+/// The best `k` of `items` (distinct products), ranked: the same answer as [`top`] without collecting them all.
+///
+/// Set look-ups and affinities score thousands of products to keep a hundred; a bounded heap rejects most with
+/// one comparison against the worst kept, and reads a product's id rank only to break a tie or to keep it.
+pub(crate) fn top_of(s: &State, items: impl IntoIterator<Item = (u32, f32)>, k: usize) -> Vec<(u32, f32)> {
+    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(k.min(4096));
+    if k == 0 {
+        return Vec::new();
+    }
+    let rank = &s.id_rank;
+    for (p, score) in items {
+        if heap.len() < k {
+            heap.push(Kept { score, rank: rank[p as usize], p });
+            continue;
+        }
+        let Some(mut worst) = heap.peek_mut() else { continue };
+        let better = match score.total_cmp(&worst.score) {
+            Ordering::Greater => true,
+            Ordering::Less => false,
+            Ordering::Equal => rank[p as usize] < worst.rank,
+        };
+        if better {
+            *worst = Kept { score, rank: rank[p as usize], p };
+        }
+    }
+    heap.into_sorted_vec().into_iter().map(|e| (e.p, e.score)).collect()
+}
+
+/// An item [`top_of`] keeps, ordered worst last (the heap's top is the first to drop).
+struct Kept {
+    score: f32,
+    rank: u32,
+    p: u32,
+}
+
+impl Ord for Kept {
+    fn cmp(&self, other: &Self) -> Ordering {
+        other.score.total_cmp(&self.score).then(self.rank.cmp(&other.rank))
+    }
+}
+
+impl PartialOrd for Kept {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl PartialEq for Kept {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+
+impl Eq for Kept {}
 
 /// The counts behind relation `kind`: pair counts, rows holding each product on either side, and all rows.
 fn tables(s: &State, kind: usize) -> (&super::counts::PairCounts, &[u32], &[u32], f64) {
@@ -245,4 +301,32 @@ pub(crate) fn rebuild_all(s: &mut State, settings: &Settings) {
         }
     }
     s.related = related;
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// The heap selection keeps exactly what sorting everything keeps, in the same order, ties included.
+        #[test]
+        fn top_of_is_top(scores in proptest::collection::vec(0u8..6, 0..300), seed in any::<u64>(), k in 0usize..40) {
+            let n = scores.len();
+            let mut s = State::default();
+            // Any permutation of ranks: ties must be broken by it, not by position.
+            let mut rank: Vec<u32> = (0..n as u32).collect();
+            let mut x = seed | 1;
+            for i in (1..n).rev() {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                rank.swap(i, (x % (i as u64 + 1)) as usize);
+            }
+            s.id_rank = rank;
+            let v: Vec<(u32, f32)> = scores.iter().enumerate().map(|(p, &c)| (p as u32, f32::from(c) / 4.0)).collect();
+            prop_assert_eq!(top_of(&s, v.iter().copied(), k), top(&s, v, k));
+        }
+    }
 }
