@@ -25,7 +25,8 @@ pub struct Blend {
     /// primary answer of blended queries; fallbacks pad beyond it. Default 100.
     pub depth: usize,
     /// How many related items to ask the model for per seed when a set of seeds (a basket, a history) is
-    /// looked up at once. Default 50.
+    /// looked up at once. Default 10: on the validation cut 10, 20 and 50 gave the same picks and basket
+    /// completion (task 3 for guests 0.0644 -> 0.0647 at 10), at a fifth of the cost of 50.
     pub seed_depth: usize,
     /// Weight of the best sellers (normalised) in discovery answers, against the complements of the history.
     /// Default 1.0: what everyone buys is a fair guess of what a customer tries next.
@@ -65,7 +66,8 @@ pub struct Blend {
     /// Weight of `SameCustomers` (what customers with the same regulars buy again and again) when the
     /// customer's history seeds picks and discovery. Default 0.5.
     pub history_customers: f32,
-    /// How many of the customer's top history items seed complementary/alternative signals. Default 200.
+    /// How many of the customer's top history items seed complementary/alternative signals (at most `depth`
+    /// come from the model's affinity). Default 100.
     pub history_seeds: usize,
     /// Weight of a viewed product's signals in visitor context. Default 1.0.
     pub viewed: f32,
@@ -93,7 +95,7 @@ impl Default for Blend {
     fn default() -> Self {
         Blend {
             depth: 100,
-            seed_depth: 50,
+            seed_depth: 10,
             discovery_popular: 1.0,
             discovery_similar: 1.0,
             picks_similar: 0.1,
@@ -108,7 +110,7 @@ impl Default for Blend {
             history_together: 0.6,
             history_next: 1.0,
             history_customers: 0.5,
-            history_seeds: 200,
+            history_seeds: 100,
             viewed: 1.0,
             clicks: 0.5,
             viewed_alternative: 1.0,

@@ -292,7 +292,7 @@ impl IntentModel for ClerkCore {
         };
         SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();
-            let (sums, touched) = &mut *scratch;
+            let Scratch { sums, touched, .. } = &mut *scratch;
             if sums.len() < s.n_products() {
                 sums.resize(s.n_products(), 0.0);
             }
@@ -305,16 +305,16 @@ impl IntentModel for ClerkCore {
                     sums[p] += sim;
                 }
             }
-            let v: Vec<(u32, f32)> = touched
+            let v = touched
                 .iter()
                 .map(|&j| (j, sums[j as usize]))
-                .filter(|&(j, x)| x > 0.0 && x.is_finite() && s.indexable[j as usize])
-                .collect();
+                .filter(|&(j, x)| x > 0.0 && x.is_finite() && s.indexable[j as usize]);
+            let top = relations::top_of(s, v, limit);
             for &j in touched.iter() {
                 sums[j as usize] = 0.0;
             }
             touched.clear();
-            scored(s, relations::top(s, v, limit))
+            scored(s, top)
         })
     }
 
