@@ -337,7 +337,12 @@ fn same(a: &Value, b: &Value) -> bool {
 fn answers_match_the_pinned_reference() {
     let engine = block_on(async { QueryEngine::new(shop().await, Arc::new(HashModel)).await.unwrap() });
     // The weights the reference was recorded with, pinned so that tuning the defaults never moves it.
-    engine.set_blend(clerk_api::Blend { history_together: 0.3, ..clerk_api::Blend::default() });
+    engine.set_blend(clerk_api::Blend {
+        history_together: 0.3,
+        seed_depth: 50,
+        history_seeds: 200,
+        ..clerk_api::Blend::default()
+    });
     let got: Vec<Value> = requests().iter().map(|r| answer(&engine, r)).collect();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden.jsonl");
     if std::env::var_os("CLERK_BLESS").is_some() {
