@@ -451,7 +451,7 @@ fn main() {
         for r in [Relation::BoughtTogether, Relation::BoughtNext, Relation::SameCustomers] {
             black_box(model.related_to_set(&seeds, r, blend.seed_depth, blend.depth));
         }
-        black_box(model.bought_by_similar(c, blend.depth));
+        black_box(model.bought_by_similar(c, false, blend.depth));
     }));
     let n_all = data.customers.len() + 1;
     let audience_n = n.min(1000);

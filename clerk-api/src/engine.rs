@@ -512,7 +512,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     ];
                     relations_of_set(snap, &mut scores, &seeds, &relations, true);
                     if blend.picks_similar > 0.0 {
-                        let similar = snap.model.bought_by_similar(&c.key, blend.depth);
+                        let similar = snap.model.bought_by_similar(&c.key, false, blend.depth);
                         scores.add(&similar, blend.picks_similar, Reason::SimilarCustomers);
                     }
                 }
@@ -521,8 +521,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     // history items and the best sellers answer for a customer without similar customers (new,
                     // or folded in since the last analysis).
                     let similar = if blend.discovery_similar > 0.0 {
-                        // Ask deep: most of what similar customers buy, this customer buys too (dropped here).
-                        snap.model.bought_by_similar(&c.key, blend.depth.saturating_add(bought.len()))
+                        snap.model.bought_by_similar(&c.key, true, blend.depth)
                     } else {
                         Vec::new()
                     };

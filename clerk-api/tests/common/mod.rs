@@ -70,7 +70,9 @@ impl IntentModel for FixedModel {
     fn customer_affinity(&self, customer: &str, _at: Option<Timestamp>, limit: usize) -> Vec<Scored> {
         self.affinity.get(customer).map_or_else(Vec::new, |v| scored(v, limit))
     }
-    fn bought_by_similar(&self, customer: &str, limit: usize) -> Vec<Scored> {
+    fn bought_by_similar(&self, customer: &str, new_only: bool, limit: usize) -> Vec<Scored> {
+        // The fixture's lists name products the customer bought: the engine must drop them either way.
+        let _ = new_only;
         self.similar.get(customer).map_or_else(Vec::new, |v| scored(v, limit))
     }
     fn audience(&self, product: &str, _at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember> {

@@ -111,6 +111,7 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     drop((regulars, regulars_t));
     lap(&format!("regulars ({} pairs)", s.regulars.rows.iter().map(Vec::len).sum::<usize>()));
     s.similar = super::similar::neighbours(&s.history, n_products, settings, threads);
+    s.similar_lists = super::similar::all_lists(&s, settings, threads);
     lap("similar customers");
     popularity(data, &orders, settings, &mut s);
     lap("histories and popularity");

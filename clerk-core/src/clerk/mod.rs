@@ -276,45 +276,25 @@ impl IntentModel for ClerkCore {
         scored(s, relations::top_of(s, v, limit))
     }
 
-    fn bought_by_similar(&self, customer: &str, limit: usize) -> Vec<Scored> {
+    fn bought_by_similar(&self, customer: &str, new_only: bool, limit: usize) -> Vec<Scored> {
         let inner = self.read();
         let s = &inner.state;
         let Some(c) = s.customers.get(customer) else { return Vec::new() };
+        let pick = |lists: &similar::SimilarLists| -> Vec<(u32, f32)> {
+            let list = if new_only { &lists.new } else { &lists.all };
+            list.iter().copied().filter(|&(p, _)| s.indexable[p as usize]).take(limit).collect()
+        };
+        if let Some(lists) = s.similar_lists.get(c as usize) {
+            return scored(s, pick(lists));
+        }
         // A customer first seen in a fold-in has no neighbours from the analysis: find them now, from the same
         // cosine over the buyers of their few products.
-        let found;
-        let neighbours = match s.similar.get(c as usize) {
-            Some(list) => list.as_slice(),
-            None => {
-                found = similar::neighbours_of(&s.history, &inner.buyers_of, c, &self.settings);
-                found.as_slice()
-            }
-        };
+        let neighbours = similar::neighbours_of(&s.history, &inner.buyers_of, c, &self.settings);
         SCRATCH.with(|cell| {
             let mut scratch = cell.borrow_mut();
             let Scratch { sums, touched, .. } = &mut *scratch;
-            if sums.len() < s.n_products() {
-                sums.resize(s.n_products(), 0.0);
-            }
-            for &(v, sim) in neighbours {
-                for h in &s.history[v as usize] {
-                    let p = h.product as usize;
-                    if sums[p] == 0.0 {
-                        touched.push(h.product);
-                    }
-                    sums[p] += sim;
-                }
-            }
-            let v = touched
-                .iter()
-                .map(|&j| (j, sums[j as usize]))
-                .filter(|&(j, x)| x > 0.0 && x.is_finite() && s.indexable[j as usize]);
-            let top = relations::top_of(s, v, limit);
-            for &j in touched.iter() {
-                sums[j as usize] = 0.0;
-            }
-            touched.clear();
-            scored(s, top)
+            let lists = similar::bought_by_neighbours(s, c, &neighbours, self.settings.similar_products, sums, touched);
+            scored(s, pick(&lists))
         })
     }
 

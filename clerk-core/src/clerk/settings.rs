@@ -57,6 +57,9 @@ pub struct Settings {
     /// How many most similar customers (cosine of the sets of products bought) each customer keeps, for the
     /// products customers like them buy. 0 turns the signal off.
     pub similar_customers: usize,
+    /// How many products of what similar customers bought are kept per customer (all of it, and what the
+    /// customer has not bought), ready for queries.
+    pub similar_products: usize,
     /// Products bought by more than this share of the customers do not link customers in similarities (their
     /// cost is the square of their buyers, and everyone buys them).
     pub similar_max_share: f64,
@@ -90,6 +93,7 @@ impl Default for Settings {
             trending_baseline_days: 56.0,
             trending_prior: 5.0,
             similar_customers: 50,
+            similar_products: 100,
             similar_max_share: 0.3,
             similar_max_buyers: 5_000,
             threads: None,

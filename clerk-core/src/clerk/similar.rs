@@ -21,7 +21,7 @@ use sprs::CsMat;
 
 use super::counts::{binary_csr, map_rows};
 use super::settings::Settings;
-use super::state::HistItem;
+use super::state::{HistItem, State};
 
 /// The most buyers a product may have to count in similarities: products bought by more than
 /// `similar_max_share` of the customers, or by more than `similar_max_buyers`, say little of anyone's taste
@@ -115,6 +115,101 @@ pub(crate) fn neighbours_of(
     best
 }
 
+/// Customer `c`'s lists of what similar customers bought: the best `limit` products by the summed similarity
+/// of the `neighbours` who bought them, and the best `limit` of those `c` has not bought. `sums` (all zero, at
+/// least a slot per product) and `touched` (empty) are scratch space, left as they were found.
+pub(crate) fn bought_by_neighbours(
+    s: &State,
+    c: u32,
+    neighbours: &[(u32, f32)],
+    limit: usize,
+    sums: &mut Vec<f32>,
+    touched: &mut Vec<u32>,
+) -> SimilarLists {
+    if sums.len() < s.n_products() {
+        sums.resize(s.n_products(), 0.0);
+    }
+    for &(v, sim) in neighbours {
+        for h in &s.history[v as usize] {
+            let p = h.product as usize;
+            if sums[p] == 0.0 {
+                touched.push(h.product);
+            }
+            sums[p] += sim;
+        }
+    }
+    let best = |sums: &[f32]| {
+        let positive = touched
+            .iter()
+            .filter(|&&j| s.indexable[j as usize])
+            .map(|&j| (j, sums[j as usize]))
+            .filter(|&(_, x)| x > 0.0 && x.is_finite());
+        super::relations::top_of(s, positive, limit)
+    };
+    let all = best(sums);
+    // The customer's own products turn negative for the second pass.
+    for h in s.history.get(c as usize).map_or(&[][..], Vec::as_slice) {
+        sums[h.product as usize] = -sums[h.product as usize];
+    }
+    let new = best(sums);
+    for &j in touched.iter() {
+        sums[j as usize] = 0.0;
+    }
+    touched.clear();
+    SimilarLists { all, new }
+}
+
+/// What a customer's similar customers bought, best first: all of it, and only what the customer has not bought.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct SimilarLists {
+    pub(crate) all: Vec<(u32, f32)>,
+    pub(crate) new: Vec<(u32, f32)>,
+}
+
+/// Every customer's [`SimilarLists`] of at most `settings.similar_products` products, on `threads` threads
+/// (interleaved blocks of customers, so heavy shoppers spread over them). Identical for any thread count.
+pub(crate) fn all_lists(s: &State, settings: &Settings, threads: usize) -> Vec<SimilarLists> {
+    let n = s.similar.len();
+    let limit = settings.similar_products;
+    let one = |c: usize, sums: &mut Vec<f32>, touched: &mut Vec<u32>| {
+        bought_by_neighbours(s, c as u32, &s.similar[c], limit, sums, touched)
+    };
+    let threads = threads.clamp(1, 64).min(n.max(1));
+    if threads == 1 || limit == 0 {
+        let (mut sums, mut touched) = (Vec::new(), Vec::new());
+        return (0..n)
+            .map(|c| if limit == 0 { SimilarLists::default() } else { one(c, &mut sums, &mut touched) })
+            .collect();
+    }
+    const BLOCK: usize = 64;
+    let one = &one;
+    let mut out = vec![SimilarLists::default(); n];
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                scope.spawn(move || {
+                    let (mut sums, mut touched) = (Vec::new(), Vec::new());
+                    let mut part = Vec::new();
+                    let mut block = t * BLOCK;
+                    while block < n {
+                        for c in block..(block + BLOCK).min(n) {
+                            part.push((c, one(c, &mut sums, &mut touched)));
+                        }
+                        block += threads * BLOCK;
+                    }
+                    part
+                })
+            })
+            .collect();
+        for h in handles {
+            for (c, lists) in h.join().unwrap_or_default() {
+                out[c] = lists;
+            }
+        }
+    });
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -138,6 +233,32 @@ mod tests {
         assert!((n[0][0].1 - 0.75).abs() < 1e-6, "3 shared of 4 and 4: cosine 0.75, got {}", n[0][0].1);
         assert!(n[3].is_empty(), "no shared product, no neighbour");
         assert!(n.iter().enumerate().all(|(u, row)| row.iter().all(|e| e.0 as usize != u)), "never itself");
+    }
+
+    #[test]
+    fn lists_sum_the_neighbours_and_new_ones_leave_out_the_own_products() {
+        let mut s = State::default();
+        for p in 0..6 {
+            s.products.intern(&format!("p{p}"));
+        }
+        s.indexable = vec![true, true, true, true, true, false];
+        s.rank_ids();
+        s.history = history(&[&[0, 1], &[0, 2, 3, 5], &[0, 1, 3], &[4]]);
+        s.similar = neighbours(&s.history, 6, &settings(5), 1);
+        let (mut sums, mut touched) = (Vec::new(), Vec::new());
+        let lists = bought_by_neighbours(&s, 0, &s.similar[0], 10, &mut sums, &mut touched);
+        // Customer 0 {0, 1}: 2 shares 0 and 1 (2 / sqrt(2 * 3)), 1 shares 0 (1 / sqrt(2 * 4)); 3 shares nothing.
+        let (w2, w1) = (2.0 / 6f32.sqrt(), 1.0 / 8f32.sqrt());
+        let ids: Vec<u32> = lists.all.iter().map(|e| e.0).collect();
+        // 0 and 3 by both (a tie, by id), 1 by customer 2, 2 by customer 1; 5 is not indexable, 4 nobody's.
+        assert_eq!(ids, vec![0, 3, 1, 2]);
+        assert!((lists.all[0].1 - (w1 + w2)).abs() < 1e-6 && (lists.all[1].1 - (w1 + w2)).abs() < 1e-6);
+        assert!((lists.all[2].1 - w2).abs() < 1e-6 && (lists.all[3].1 - w1).abs() < 1e-6);
+        assert_eq!(lists.new.iter().map(|e| e.0).collect::<Vec<_>>(), vec![3, 2], "without 0 and 1");
+        assert!(sums.iter().all(|&x| x == 0.0) && touched.is_empty(), "scratch left clean");
+        let all = all_lists(&s, &Settings { similar_products: 10, ..settings(5) }, 2);
+        assert_eq!(all[0], lists);
+        assert_eq!(all, all_lists(&s, &Settings { similar_products: 10, ..settings(5) }, 1));
     }
 
     #[test]

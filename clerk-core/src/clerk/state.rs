@@ -54,6 +54,8 @@ pub(crate) struct State {
     /// Per customer: the most similar customers with their similarity, best first (see `similar`). Refreshed
     /// by full analyses only: customers folded in since have none (the list may be shorter than `history`).
     pub(crate) similar: Vec<Vec<(u32, f32)>>,
+    /// Per customer: what their similar customers bought (as long as `similar`).
+    pub(crate) similar_lists: Vec<super::similar::SimilarLists>,
     /// Per customer: time-decayed count of orders at `reference` (short half-life).
     pub(crate) activity: Vec<f32>,
     /// Per customer: their orders' times and products, in time order (for bought-next fold-in).
@@ -146,6 +148,15 @@ impl State {
             || !self.similar.iter().flatten().all(|&(v, sim)| (v as usize) < c && sim.is_finite() && sim > 0.0)
         {
             return Err("similar customers name an unknown customer".into());
+        }
+        if self.similar_lists.len() != self.similar.len()
+            || !self
+                .similar_lists
+                .iter()
+                .flat_map(|l| l.all.iter().chain(&l.new))
+                .all(|&(p, score)| (p as usize) < n && score.is_finite())
+        {
+            return Err("similar customers' products out of range".into());
         }
         let product = |p: u32| (p as usize) < n;
         let rows_ok = |rows: &[Vec<(u32, u32)>]| rows.iter().flatten().all(|&(j, _)| product(j));

@@ -77,11 +77,12 @@ pub trait IntentModel: Send + Sync + Debug + 'static {
     fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored>;
 
     /// Products bought by the customers most similar to `customer` (by what they buy), scored by the summed
-    /// similarity of the similar customers who bought each, best first, at most `limit`. Products the customer
-    /// bought themselves are included (callers asking for discoveries drop them). The default has no notion
-    /// of similar customers and returns nothing.
-    fn bought_by_similar(&self, customer: &str, limit: usize) -> Vec<Scored> {
-        let _ = (customer, limit);
+    /// similarity of the similar customers who bought each, best first, at most `limit`: only products the
+    /// customer has not bought when `new_only` (discoveries), else those too (how typical each of the
+    /// customer's own products is among customers like them). The default has no notion of similar customers
+    /// and returns nothing.
+    fn bought_by_similar(&self, customer: &str, new_only: bool, limit: usize) -> Vec<Scored> {
+        let _ = (customer, new_only, limit);
         Vec::new()
     }
 

@@ -175,11 +175,13 @@ proptest! {
         let known: std::collections::BTreeSet<String> =
             shop.orders[..k].iter().filter_map(|o| o.buyer_key()).collect();
         for c in shop.customer_keys().into_iter().filter(|c| !known.contains(c)) {
-            let a = folded.bought_by_similar(&c, 1000);
-            let b = full.bought_by_similar(&c, 1000);
-            prop_assert_eq!(a.len(), b.len(), "bought_by_similar({})", c);
-            for (s, t) in a.iter().zip(&b) {
-                prop_assert!(s.id == t.id && close(s.score, t.score, 1e-5), "{}: {:?} vs {:?}", c, a, b);
+            for new_only in [false, true] {
+                let a = folded.bought_by_similar(&c, new_only, 1000);
+                let b = full.bought_by_similar(&c, new_only, 1000);
+                prop_assert_eq!(a.len(), b.len(), "bought_by_similar({}, {})", c, new_only);
+                for (s, t) in a.iter().zip(&b) {
+                    prop_assert!(s.id == t.id && close(s.score, t.score, 1e-5), "{}: {:?} vs {:?}", c, a, b);
+                }
             }
         }
     }

@@ -13,8 +13,8 @@
 //! | bought next: mean reciprocal rank (top 10) | 0.875   | buyers shuffled 0.0                   | 0.50      |
 //! | audience top 10 share in segment         | 0.967     | popularity 0.200, buyers shuffled 0.153 (chance 0.200) | 0.60 |
 //! | staples in the customer's top 10         | 0.620     | buyers shuffled 0.190                 | 0.45      |
-//! | similar customers in the own segment     | 0.423     | buyers shuffled 0.195 (chance 0.204)  | 0.33      |
-//! | bought by similar: own segment's signature products above others' (AUC) | 0.972 | buyers shuffled 0.528 | 0.75 |
+//! | similar customers in the own segment     | 0.388     | buyers shuffled 0.195 (chance 0.204)  | 0.33      |
+//! | bought by similar: own segment's signature products above others' (AUC) | 0.973 | buyers shuffled 0.527 | 0.75 |
 
 use std::collections::{BTreeSet, HashMap};
 
@@ -165,13 +165,27 @@ fn similar_segment_share(model: &ClerkCore, shop: &SyntheticShop) -> (f64, f64) 
 /// For segment members: how often a signature product of their own segment scores above one of another
 /// segment in what their similar customers bought (an AUC: 0.5 is chance; ties count half). Signature products
 /// are bought by few, so this compares like with like where a top-N would be all staples.
-fn similar_signature_auc(model: &dyn IntentModel, shop: &SyntheticShop) -> f64 {
+fn similar_signature_auc(model: &ClerkCore, shop: &SyntheticShop) -> f64 {
+    let inner = model.read();
+    let s = &inner.state;
+    let (mut sums, mut touched) = (Vec::new(), Vec::new());
     let segments = &shop.truth.segments;
     let (mut wins, mut pairs) = (0.0, 0.0);
     for (k, seg) in segments.iter().enumerate() {
         for c in &seg.customers {
+            let Some(u) = s.customers.get(c) else { continue };
+            // Every product, not the lists kept for queries (their best 100 are staples).
+            let all = super::super::similar::bought_by_neighbours(
+                s,
+                u,
+                &s.similar[u as usize],
+                usize::MAX,
+                &mut sums,
+                &mut touched,
+            )
+            .all;
             let scores: HashMap<String, f32> =
-                model.bought_by_similar(c, usize::MAX).into_iter().map(|s| (s.id.to_string(), s.score)).collect();
+                all.into_iter().map(|(p, score)| (s.products.ids()[p as usize].to_string(), score)).collect();
             if scores.is_empty() {
                 continue;
             }
