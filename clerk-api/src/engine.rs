@@ -551,7 +551,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     // asking again for four times as many until the page is full or the list is complete.
                     let mut limit = run.need.saturating_mul(4).saturating_add(req.exclude.len()).saturating_add(32);
                     loop {
-                        let list = snap.model.related_to_set(&seeds, Relation::Alternative, blend.depth, limit);
+                        let list = snap.model.related_to_set(&seeds, Relation::Alternative, blend.seed_depth, limit);
                         if list.len() < limit || run.count_accepted(&list) >= run.need {
                             scores.add_raw(&list, blend.alternative, Reason::Alternative);
                             break;

@@ -341,6 +341,7 @@ fn answers_match_the_pinned_reference() {
         history_together: 0.3,
         seed_depth: 50,
         history_seeds: 200,
+        picks_complementary: 0.1,
         ..clerk_api::Blend::default()
     });
     let got: Vec<Value> = requests().iter().map(|r| answer(&engine, r)).collect();
