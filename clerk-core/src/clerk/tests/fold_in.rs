@@ -5,8 +5,9 @@
 //! full analysis; related lists recomputed for the touched products; the other lists keep scores computed with the
 //! older order total.
 
-use super::super::relations::{self, NEXT, SAME_CUSTOMERS, TOGETHER};
+use super::super::relations::{self, listed_count, rows_with, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::super::state::State;
+use super::super::{Inner, AUDIENCE_KINDS};
 use super::*;
 
 /// A shop with its orders split at a random point, the prefix holding at least `min_prefix` orders.
@@ -173,6 +174,43 @@ proptest! {
     fn fold_in_counts_equal_a_full_analysis_for_any_split((shop, k, settings) in split_strategy(0..40, 0, settings_strategy())) {
         let (folded, full) = fold_and_full(&shop, k, &settings);
         assert_counts_equal(&folded.read().state, &full.read().state);
+    }
+
+    /// The leads to each product (who leads to it, with the count of each list holding it) a fold-in keeps up
+    /// to date are those a load rebuilds from the lists, whether the orders come one at a time or together; and
+    /// every listed score reads back the count it was computed from (what rescaling a row relies on).
+    #[test]
+    fn fold_in_keeps_the_leads_a_load_rebuilds(
+        (shop, k, settings) in split_strategy(0..40, 0, settings_strategy()),
+        one_at_a_time in any::<bool>(),
+    ) {
+        let folded = ClerkCore::new(settings).analysed(&dataset(&shop.products, &shop.orders[..k]));
+        if one_at_a_time {
+            for order in &shop.orders[k..] {
+                folded.fold_in(std::slice::from_ref(order)).unwrap();
+            }
+        } else {
+            folded.fold_in(&shop.orders[k..]).unwrap();
+        }
+        let inner = folded.read();
+        let rebuilt = Inner::new(inner.state.clone());
+        prop_assert_eq!(&inner.incoming, &rebuilt.incoming);
+        prop_assert_eq!(&inner.buyers_of, &rebuilt.buyers_of);
+        let s = &inner.state;
+        for kind in AUDIENCE_KINDS {
+            let counts = match kind {
+                TOGETHER => &s.together,
+                NEXT => &s.next,
+                _ => &s.regulars,
+            };
+            for (i, row) in s.related[kind].iter().enumerate() {
+                let i = i as u32;
+                for &(j, x) in row {
+                    prop_assert_eq!(listed_count(s, kind, i, j, x, rows_with(s, kind, i)), counts.get(i, j));
+                    prop_assert_eq!(relations::pair_score(s, kind, i, j), Some(x));
+                }
+            }
+        }
     }
 }
 
