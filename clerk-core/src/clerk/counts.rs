@@ -3,23 +3,162 @@
 
 use std::cmp::Ordering;
 
+use serde::de::{Deserializer, SeqAccess, Visitor};
+use serde::ser::{SerializeSeq, Serializer};
 use serde::{Deserialize, Serialize};
 use sprs::CsMat;
 
 /// Full pair counts: row `i` holds `(j, count)` sorted by `j`, `j != i`.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub(crate) struct PairCounts {
-    pub(crate) rows: Vec<Vec<(u32, u32)>>,
+    pub(crate) rows: Vec<Row>,
 }
 
 /// Rows computed by one worker: (row index, row).
-type RowsOf = Vec<(usize, Vec<(u32, u32)>)>;
+type RowsOf = Vec<(usize, Row)>;
+
+/// The most entries a block of a [`Row`] holds before it is split; and half of it, the entries of the blocks
+/// of a row built whole. Small in tests, so that their rows have several blocks.
+const BLOCK_ENTRIES: usize = if cfg!(test) { 8 } else { 1024 };
+
+/// One row of pair counts: `(partner, count)` sorted by partner, held in blocks of at most [`BLOCK_ENTRIES`] entries.
+/// A best seller's row holds tens of thousands of partners: a fold-in that adds partners to it moves the
+/// entries of one block and grows the row a block at a time, never moving or copying the whole row. Saved as
+/// one flat list (the blocks are a layout, not data).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Row {
+    /// The first partner of each block but the first: block `k` holds partners from `starts[k - 1]` (from the
+    /// smallest for the first) up to `starts[k]` (excluded; to the largest for the last).
+    starts: Vec<u32>,
+    /// Empty for an empty row; a block may be empty after its pairs dropped to zero.
+    blocks: Vec<Vec<(u32, u32)>>,
+}
+
+impl Row {
+    /// The row of `entries`, sorted by partner.
+    pub(crate) fn from_sorted(entries: Vec<(u32, u32)>) -> Row {
+        if entries.is_empty() {
+            Row::default()
+        } else if entries.len() <= BLOCK_ENTRIES {
+            Row { starts: Vec::new(), blocks: vec![entries] }
+        } else {
+            let blocks: Vec<Vec<(u32, u32)>> = entries.chunks(BLOCK_ENTRIES / 2).map(block_of_entries).collect();
+            Row { starts: blocks[1..].iter().map(|b| b[0].0).collect(), blocks }
+        }
+    }
+
+    /// Entries held.
+    pub(crate) fn len(&self) -> usize {
+        self.blocks.iter().map(Vec::len).sum()
+    }
+
+    /// The entries, by partner.
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (u32, u32)> + '_ {
+        self.blocks.iter().flatten().copied()
+    }
+
+    /// The block that holds partner `j`, or would. The row must have a block.
+    fn block_of(&self, j: u32) -> usize {
+        self.starts.partition_point(|&start| start <= j)
+    }
+
+    /// The range of partners block `k` holds, as shares of `spread`.
+    fn shares(&self, k: usize, spread: &Spread) -> (f64, f64) {
+        let lo = k.checked_sub(1).and_then(|k| self.starts.get(k)).map_or(0.0, |&j| spread.share(j));
+        (lo, self.starts.get(k).map_or(1.0, |&j| spread.share(j)))
+    }
+
+    /// The count of partner `j`.
+    fn get(&self, j: u32) -> u32 {
+        if self.blocks.is_empty() {
+            return 0;
+        }
+        let block = &self.blocks[self.block_of(j)];
+        block.binary_search_by_key(&j, |e| e.0).map_or(0, |at| block[at].1)
+    }
+
+    /// Splits each block of more than [`BLOCK_ENTRIES`] entries into blocks of half as many.
+    fn split_full(&mut self) {
+        for k in (0..self.blocks.len()).rev() {
+            if self.blocks[k].len() > BLOCK_ENTRIES {
+                let pieces: Vec<Vec<(u32, u32)>> =
+                    self.blocks[k].chunks(BLOCK_ENTRIES / 2).map(<[_]>::to_vec).collect();
+                let starts: Vec<u32> = pieces[1..].iter().map(|b| b[0].0).collect();
+                self.blocks.splice(k..=k, pieces);
+                self.starts.splice(k..k, starts);
+            }
+        }
+    }
+}
+
+/// Room for a block of `len` entries: a fold-in adds partners to the rows of the products it sees, and a
+/// block with no room left is moved whole to grow; built with some room, most blocks never need to (on the
+/// Complete Journey data, without it, the moves of the first thousand fold-ins after an analysis are a third
+/// of their time). An eighth more memory for the pair counts.
+fn room(len: usize) -> usize {
+    len + len / 8 + 4
+}
+
+/// The capacity to collect `len` entries in, for [`Row::from_sorted`]: with room when they make one block,
+/// exact when they will be split into blocks.
+fn capacity(len: usize) -> usize {
+    if len <= BLOCK_ENTRIES {
+        room(len)
+    } else {
+        len
+    }
+}
+
+/// A block holding `entries`, with [room](room) to grow.
+fn block_of_entries(entries: &[(u32, u32)]) -> Vec<(u32, u32)> {
+    let mut block = Vec::with_capacity(room(entries.len()));
+    block.extend_from_slice(entries);
+    block
+}
+
+impl PartialEq for Row {
+    fn eq(&self, other: &Row) -> bool {
+        self.iter().eq(other.iter())
+    }
+}
+
+impl Serialize for Row {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(Some(self.len()))?;
+        for entry in self.iter() {
+            seq.serialize_element(&entry)?;
+        }
+        seq.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for Row {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Row, D::Error> {
+        struct Entries;
+        impl<'de> Visitor<'de> for Entries {
+            type Value = Row;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a list of (partner, count)")
+            }
+
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Row, A::Error> {
+                // The length is the sender's word: capped, so that corrupt bytes cannot reserve gigabytes.
+                let mut entries = Vec::with_capacity(capacity(seq.size_hint().unwrap_or(0).min(1 << 17)));
+                while let Some(entry) = seq.next_element()? {
+                    entries.push(entry);
+                }
+                Ok(Row::from_sorted(entries))
+            }
+        }
+        deserializer.deserialize_seq(Entries)
+    }
+}
 
 impl PairCounts {
     /// The count of `(i, j)`.
     pub(crate) fn get(&self, i: u32, j: u32) -> u32 {
-        let Some(row) = self.rows.get(i as usize) else { return 0 };
-        row.binary_search_by_key(&j, |&(k, _)| k).map_or(0, |at| row[at].1)
+        self.rows.get(i as usize).map_or(0, |row| row.get(j))
     }
 
     /// Reads, for each change `(i, j, _)`, the entry of row `i` where partner `j` likely is: loads that do not
@@ -29,17 +168,19 @@ impl PairCounts {
     pub(crate) fn touch(&self, changes: &[(u32, u32, i32)], spread: &Spread) -> u32 {
         let mut sum = 0u32;
         for &(i, j, _) in changes {
-            if let Some(row) = self.rows.get(i as usize).filter(|row| !row.is_empty()) {
-                sum = sum.wrapping_add(row[spread.place(row.len(), j)].0);
+            let Some(row) = self.rows.get(i as usize).filter(|row| !row.blocks.is_empty()) else { continue };
+            let k = row.block_of(j);
+            let block = &row.blocks[k];
+            if !block.is_empty() {
+                sum = sum.wrapping_add(block[spread.place(block.len(), j, row.shares(k, spread))].0);
             }
         }
         sum
     }
 
     /// Adds `deltas` (sorted by partner, distinct) to the counts of row `i`, dropping pairs that reach zero, and
-    /// reports each partner's count before and after as `(j, before, after)`. One pass per row: the rows of best
-    /// sellers hold tens of thousands of partners, so finding each partner in few probes and moving the row's
-    /// tail once for all new partners is what keeps a fold-in fast.
+    /// reports each partner's count before and after as `(j, before, after)`. One pass per row, finding each
+    /// partner in few probes, and new partners merged into each block with one move of each stretch.
     pub(crate) fn apply_row(
         &mut self,
         i: u32,
@@ -48,54 +189,63 @@ impl PairCounts {
         mut report: impl FnMut(u32, u32, u32),
     ) {
         if self.rows.len() <= i as usize {
-            self.rows.resize(i as usize + 1, Vec::new());
+            self.rows.resize(i as usize + 1, Row::default());
         }
         let row = &mut self.rows[i as usize];
-        let mut new: Vec<(usize, (u32, u32))> = Vec::new();
+        if row.blocks.is_empty() {
+            row.blocks.push(Vec::new());
+        }
+        // New partners: (block, position, entry), in partner order.
+        let mut new: Vec<(usize, usize, (u32, u32))> = Vec::new();
         let mut emptied = false;
-        let mut from = 0;
+        let mut from = (0, 0);
         for &(j, d) in deltas {
-            match find(row, j, from, spread) {
+            let k = row.block_of(j);
+            // Partners come in order: in the block of the last one, they are past it.
+            let lo = if k == from.0 { from.1 } else { 0 };
+            let shares = row.shares(k, spread);
+            let block = &mut row.blocks[k];
+            match find(block, j, lo, |len| spread.place(len, j, shares)) {
                 Ok(at) => {
-                    let before = row[at].1;
+                    let before = block[at].1;
                     // Counts never go below zero: a fold-in only takes back what it or the analysis counted.
                     let after = before.saturating_add_signed(d);
-                    row[at].1 = after;
+                    block[at].1 = after;
                     emptied |= after == 0;
                     report(j, before, after);
-                    from = at + 1;
+                    from = (k, at + 1);
                 }
                 Err(at) => {
                     let after = 0u32.saturating_add_signed(d);
                     if after > 0 {
-                        new.push((at, (j, after)));
+                        new.push((k, at, (j, after)));
                     }
                     report(j, 0, after);
-                    from = at;
+                    from = (k, at);
                 }
             }
         }
-        if new.is_empty() {
-            if emptied {
-                row.retain(|e| e.1 > 0);
-            }
-            return;
-        }
         if emptied {
+            for block in &mut row.blocks {
+                block.retain(|e| e.1 > 0);
+            }
             // Positions moved: find them again.
-            row.retain(|e| e.1 > 0);
-            for (at, entry) in &mut new {
-                *at = row.partition_point(|e| e.0 < entry.0);
+            for (k, at, entry) in &mut new {
+                *at = row.blocks[*k].partition_point(|e| e.0 < entry.0);
             }
         }
-        // Backwards, so that each stretch of the row moves once, straight to its place.
-        let mut end = row.len();
-        row.resize(end + new.len(), (0, 0));
-        for (k, &(at, entry)) in new.iter().enumerate().rev() {
-            row.copy_within(at..end, at + k + 1);
-            row[at + k] = entry;
-            end = at;
+        for group in new.chunk_by(|a, b| a.0 == b.0) {
+            let block = &mut row.blocks[group[0].0];
+            // Backwards, so that each stretch of the block moves once, straight to its place.
+            let mut end = block.len();
+            block.resize(end + group.len(), (0, 0));
+            for (m, &(_, at, entry)) in group.iter().enumerate().rev() {
+                block.copy_within(at..end, at + m + 1);
+                block[at + m] = entry;
+                end = at;
+            }
         }
+        row.split_full();
     }
 }
 
@@ -115,44 +265,51 @@ impl Spread {
     /// same customers) the rows holding a product as a partner are as many as the product's own partners,
     /// and bought next is near symmetric.
     pub(crate) fn of(counts: &PairCounts) -> Self {
-        let total = counts.rows.iter().map(Vec::len).sum::<usize>().max(1) as f64;
+        let lengths: Vec<usize> = counts.rows.iter().map(Row::len).collect();
+        let total = lengths.iter().sum::<usize>().max(1) as f64;
         let mut sum = 0usize;
-        let below = counts
-            .rows
-            .iter()
-            .map(|row| {
+        let below = lengths
+            .into_iter()
+            .map(|len| {
                 let share = sum as f64 / total;
-                sum += row.len();
+                sum += len;
                 share as f32
             })
             .collect();
         Spread { below }
     }
 
-    /// Where partner `j` likely is in a row of `len > 0` entries. Products newer than the spread have the
-    /// largest indices: the end of the row.
-    fn place(&self, len: usize, j: u32) -> usize {
-        let share = self.below.get(j as usize).map_or(1.0, |&x| f64::from(x));
-        ((share * len as f64) as usize).min(len - 1)
+    /// The share of entries whose partner is below `j`. Products newer than the spread have the largest
+    /// indices: all entries are below them.
+    fn share(&self, j: u32) -> f64 {
+        self.below.get(j as usize).map_or(1.0, |&x| f64::from(x))
+    }
+
+    /// Where partner `j` likely is in a block of `len > 0` entries holding the partners between the shares
+    /// `(lo, hi)`.
+    fn place(&self, len: usize, j: u32, (lo, hi): (f64, f64)) -> usize {
+        let at = (self.share(j) - lo) / (hi - lo).max(f64::MIN_POSITIVE);
+        ((at.clamp(0.0, 1.0) * len as f64) as usize).min(len - 1)
     }
 }
 
-/// The position of partner `j` in `row` (sorted), or where it would go, knowing that the partners before
-/// `from` are below `j`: one probe at its likely [place](Spread::place), then steps doubling away from it
-/// until `j` is passed, then a binary search between the last two. In a large row every probe far from the
-/// last is a cache miss, and a plain binary search takes one per halving; a poor guess only costs more steps.
-fn find(row: &[(u32, u32)], j: u32, from: usize, spread: &Spread) -> Result<usize, usize> {
-    let (mut lo, mut hi) = (from, row.len());
+/// The position of partner `j` in `block` (sorted), or where it would go, knowing that the partners before
+/// `from` are below `j`: one probe at its likely place (`place` of the block's length), then steps doubling
+/// away from it until `j` is passed, then a binary search between the last two. In a large block every probe
+/// far from the last is a cache miss, and a plain binary search takes one per halving; a poor guess only costs
+/// more steps.
+fn find(block: &[(u32, u32)], j: u32, from: usize, place: impl Fn(usize) -> usize) -> Result<usize, usize> {
+    let (mut lo, mut hi) = (from, block.len());
     if hi - lo > 8 {
-        let guess = spread.place(row.len(), j).clamp(lo, hi - 1);
-        match row[guess].0.cmp(&j) {
+        let guess = place(block.len()).clamp(lo, hi - 1);
+        match block[guess].0.cmp(&j) {
             Ordering::Equal => return Ok(guess),
             Ordering::Less => {
                 lo = guess + 1;
                 let mut step = 1;
                 while lo + step <= hi {
                     let at = lo + step - 1;
-                    match row[at].0.cmp(&j) {
+                    match block[at].0.cmp(&j) {
                         Ordering::Less => lo = at + 1,
                         Ordering::Equal => return Ok(at),
                         Ordering::Greater => {
@@ -168,7 +325,7 @@ fn find(row: &[(u32, u32)], j: u32, from: usize, spread: &Spread) -> Result<usiz
                 let mut step = 1;
                 while hi >= lo + step {
                     let at = hi - step;
-                    match row[at].0.cmp(&j) {
+                    match block[at].0.cmp(&j) {
                         Ordering::Greater => hi = at,
                         Ordering::Equal => return Ok(at),
                         Ordering::Less => {
@@ -181,7 +338,7 @@ fn find(row: &[(u32, u32)], j: u32, from: usize, spread: &Spread) -> Result<usiz
             }
         }
     }
-    match row[lo..hi].binary_search_by_key(&j, |e| e.0) {
+    match block[lo..hi].binary_search_by_key(&j, |e| e.0) {
         Ok(k) => Ok(lo + k),
         Err(k) => Err(lo + k),
     }
@@ -196,9 +353,9 @@ pub(crate) fn pair_counts(left_t: &CsMat<u8>, right: &CsMat<u8>, threads: usize)
     let width = right.cols();
     let threads = threads.clamp(1, 64).min(n.max(1));
     // Rows are handed out in interleaved blocks so that the heavy (popular) rows spread over the threads.
-    let rows: Vec<Vec<(u32, u32)>> = if threads == 1 {
+    let rows: Vec<Row> = if threads == 1 {
         let mut scratch = Scratch::new(width);
-        (0..n).map(|i| scratch.row(i, left_t, right)).collect()
+        (0..n).map(|i| Row::from_sorted(scratch.row(i, left_t, right))).collect()
     } else {
         let mut parts: Vec<RowsOf> = Vec::new();
         std::thread::scope(|s| {
@@ -210,7 +367,7 @@ pub(crate) fn pair_counts(left_t: &CsMat<u8>, right: &CsMat<u8>, threads: usize)
                         let mut block = t * BLOCK;
                         while block < n {
                             for i in block..(block + BLOCK).min(n) {
-                                out.push((i, scratch.row(i, left_t, right)));
+                                out.push((i, Row::from_sorted(scratch.row(i, left_t, right))));
                             }
                             block += threads * BLOCK;
                         }
@@ -220,7 +377,7 @@ pub(crate) fn pair_counts(left_t: &CsMat<u8>, right: &CsMat<u8>, threads: usize)
                 .collect();
             parts = handles.into_iter().map(|h| h.join().unwrap_or_default()).collect();
         });
-        let mut rows = vec![Vec::new(); n];
+        let mut rows = vec![Row::default(); n];
         for (i, row) in parts.into_iter().flatten() {
             rows[i] = row;
         }
@@ -257,7 +414,7 @@ impl Scratch {
             }
         }
         let width = self.counts.len();
-        let mut row = Vec::with_capacity(self.touched.len());
+        let mut row = Vec::with_capacity(capacity(self.touched.len()));
         if self.touched.len() > width / 16 {
             // A best seller touches much of the catalog: one pass over the dense counts beats sorting.
             for (j, c) in self.counts.iter_mut().enumerate() {
@@ -318,8 +475,8 @@ mod tests {
             changes in prop::collection::btree_map((0..4u32, 0..300u32).prop_map(|(c, k)| c * 2_000 + k), -25..25i32, 0..300),
             guide in 0..3,
         ) {
-            let mut counts = PairCounts { rows: vec![Vec::new(); 8_000] };
-            counts.rows[3] = start.iter().map(|(&j, &c)| (j, c)).collect();
+            let mut counts = PairCounts { rows: vec![Row::default(); 8_000] };
+            counts.rows[3] = Row::from_sorted(start.iter().map(|(&j, &c)| (j, c)).collect());
             // An even spread, the spread of row lengths (all partners guessed at the end but row 3's), or none
             // (every partner guessed at the end of the row).
             let spread = match guide {
@@ -343,7 +500,13 @@ mod tests {
             }
             prop_assert_eq!(reports.len(), deltas.len());
             let expected: Vec<(u32, u32)> = model.into_iter().collect();
-            prop_assert_eq!(&counts.rows[3], &expected);
+            prop_assert_eq!(counts.rows[3].iter().collect::<Vec<_>>(), expected);
+            let row = &counts.rows[3];
+            prop_assert!(row.blocks.iter().all(|b| b.len() <= BLOCK_ENTRIES));
+            for (k, start) in row.starts.iter().enumerate() {
+                prop_assert!(row.blocks[k].iter().all(|e| e.0 < *start));
+                prop_assert!(row.blocks[k + 1].iter().all(|e| e.0 >= *start));
+            }
         }
     }
 }

@@ -13,7 +13,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::analysis::{decay, next_window};
-use super::counts::Spread;
+use super::counts::{Row, Spread};
 use super::relations::{self, listed_count, rows_with, significant_pair, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::settings::Settings;
 use super::state::{HistItem, State};
@@ -343,9 +343,9 @@ fn grow(inner: &mut Inner) {
     for r in &mut s.related {
         r.resize(n, Vec::new());
     }
-    s.together.rows.resize(n, Vec::new());
-    s.next.rows.resize(n, Vec::new());
-    s.regulars.rows.resize(n, Vec::new());
+    s.together.rows.resize(n, Row::default());
+    s.next.rows.resize(n, Row::default());
+    s.regulars.rows.resize(n, Row::default());
     s.regular_customers.resize(n, 0);
     inner.incoming.resize(n, Vec::new());
     inner.buyers_of.resize(n, Vec::new());

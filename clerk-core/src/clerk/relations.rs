@@ -115,8 +115,8 @@ pub(crate) fn association_row(s: &State, settings: &Settings, kind: usize, i: u3
     }
     let v: Vec<(u32, f32)> = row
         .iter()
-        .filter(|&&(j, _)| s.indexable[j as usize])
-        .filter_map(|&(j, c)| test_pair(settings, c, n_i, f64::from(right[j as usize]), n).map(|score| (j, score)))
+        .filter(|&(j, _)| s.indexable[j as usize])
+        .filter_map(|(j, c)| test_pair(settings, c, n_i, f64::from(right[j as usize]), n).map(|score| (j, score)))
         .collect();
     top(s, v, settings.top_k)
 }
@@ -144,20 +144,20 @@ pub(crate) fn alternative_row(
     i: u32,
 ) -> Vec<(u32, f32)> {
     let iu = i as usize;
-    let empty = Vec::new();
+    let empty = super::counts::Row::default();
     let next_row = s.next.rows.get(iu).unwrap_or(&empty);
     let together_row = s.together.rows.get(iu).unwrap_or(&empty);
-    for &(j, c) in next_row {
+    for (j, c) in next_row.iter() {
         scratch.next[j as usize] = c;
     }
-    for &(j, c) in together_row {
+    for (j, c) in together_row.iter() {
         scratch.together[j as usize] = c;
     }
     let mut cands: Vec<u32> = Vec::new();
     if s.need[iu] != NONE {
         cands.extend(groups.members(s.need[iu]).iter().copied().take(GROUP_CANDIDATES));
     }
-    cands.extend(next_row.iter().filter(|&&(_, c)| c >= settings.min_pair_count).map(|&(j, _)| j));
+    cands.extend(next_row.iter().filter(|&(_, c)| c >= settings.min_pair_count).map(|(j, _)| j));
     cands.sort_unstable();
     cands.dedup();
     let n = s.orders.max(1) as f64;
@@ -188,10 +188,10 @@ pub(crate) fn alternative_row(
             (score > 0.0 && score.is_finite()).then_some((j, score as f32))
         })
         .collect();
-    for &(j, _) in next_row {
+    for (j, _) in next_row.iter() {
         scratch.next[j as usize] = 0;
     }
-    for &(j, _) in together_row {
+    for (j, _) in together_row.iter() {
         scratch.together[j as usize] = 0;
     }
     top(s, v, settings.top_k)

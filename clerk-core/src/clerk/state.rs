@@ -140,7 +140,7 @@ impl State {
             }
         }
         let product = |p: u32| (p as usize) < n;
-        let rows_ok = |rows: &[Vec<(u32, u32)>]| rows.iter().flatten().all(|&(j, _)| product(j));
+        let rows_ok = |rows: &[super::counts::Row]| rows.iter().all(|row| row.iter().all(|(j, _)| product(j)));
         if !rows_ok(&self.together.rows) || !rows_ok(&self.next.rows) || !rows_ok(&self.regulars.rows) {
             return Err("pair counts name an unknown product".into());
         }

@@ -5,6 +5,7 @@
 //! full analysis; related lists recomputed for the touched products; the other lists keep scores computed with the
 //! older order total.
 
+use super::super::counts::PairCounts;
 use super::super::relations::{self, listed_count, rows_with, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::super::state::State;
 use super::super::{Inner, AUDIENCE_KINDS};
@@ -39,7 +40,9 @@ fn fold_and_full(shop: &Shop, k: usize, settings: &Settings) -> (ClerkCore, Cler
     (folded, full)
 }
 
-fn rows(mut rows: Vec<Vec<(u32, u32)>>) -> Vec<Vec<(u32, u32)>> {
+/// The rows of pair counts, without the empty rows at the end (of products the last orders brought).
+fn rows(counts: &PairCounts) -> Vec<Vec<(u32, u32)>> {
+    let mut rows: Vec<Vec<(u32, u32)>> = counts.rows.iter().map(|row| row.iter().collect()).collect();
     while rows.last().is_some_and(Vec::is_empty) {
         rows.pop();
     }
@@ -58,9 +61,9 @@ fn assert_counts_equal(a: &State, b: &State) {
     assert_eq!(a.indexable, b.indexable);
     assert_eq!(a.orders, b.orders, "orders");
     assert_eq!(a.product_orders, b.product_orders, "orders per product");
-    assert_eq!(rows(a.together.rows.clone()), rows(b.together.rows.clone()), "bought-together counts");
+    assert_eq!(rows(&a.together), rows(&b.together), "bought-together counts");
     assert_eq!(a.window_orders, b.window_orders, "orders per product in next windows");
-    assert_eq!(rows(a.next.rows.clone()), rows(b.next.rows.clone()), "bought-next counts");
+    assert_eq!(rows(&a.next), rows(&b.next), "bought-next counts");
     assert_eq!(a.customer_orders, b.customer_orders, "orders per customer");
     assert_eq!(a.buyers, b.buyers, "buyers per product");
     assert_eq!(a.repeat_buyers, b.repeat_buyers, "repeat buyers per product");
