@@ -290,30 +290,42 @@ fn update_row(
             row.push((j, x));
         }
     }
+    row.retain(|e| e.1 > 0.0);
+    // When the entries that stay fill the row, a moved pair scoring below all of them cannot enter it: most
+    // (a new regular's pairs with each of the customer's other regulars) need no significance test then.
+    let floor = if row.len() >= settings.top_k { row.iter().map(|e| e.1).fold(f32::INFINITY, f32::min) } else { 0.0 };
     let mut entered = false;
     for &(_, j, _, after) in moved {
-        if let Some(x) = significant_pair(s, settings, kind, i, j, after) {
-            row.push((j, x));
-            entered = true;
+        if after >= settings.min_pair_count && relations::score(after, n_i) >= floor {
+            if let Some(x) = significant_pair(s, settings, kind, i, j, after) {
+                row.push((j, x));
+                entered = true;
+            }
         }
     }
     if !dropped && !entered && rescale.is_none() {
-        // Most moved pairs (a new regular's with each of the customer's others) stay out of their row.
         return;
     }
-    row.retain(|e| e.1 > 0.0);
     let row = relations::top(s, row, settings.top_k);
     let old = std::mem::replace(&mut s.related[kind][i as usize], row);
-    let row = &s.related[kind][i as usize];
-    let listed = |list: &[(u32, f32)], j: u32| list.iter().any(|e| e.0 == j);
+    if !dropped && !entered {
+        // Rescaled only: the same pairs with the same counts, so the same leads.
+        return;
+    }
+    let partners = |list: &[(u32, f32)]| {
+        let mut v: Vec<u32> = list.iter().map(|e| e.0).collect();
+        v.sort_unstable();
+        v
+    };
+    let (was_listed, listed) = (partners(&old), partners(&s.related[kind][i as usize]));
     for &(_, j, before, after) in moved {
-        let (was, is) = (listed(&old, j), listed(row, j));
+        let (was, is) = (was_listed.binary_search(&j).is_ok(), listed.binary_search(&j).is_ok());
         if (was, was.then_some(before)) != (is, is.then_some(after)) {
             set_lead(&mut inner.incoming[j as usize], i, slot, if is { after } else { 0 });
         }
     }
     for &(j, _) in &old {
-        if !is_moved(j) && !listed(row, j) {
+        if !is_moved(j) && listed.binary_search(&j).is_err() {
             // Pushed out of the row by pairs that entered it.
             set_lead(&mut inner.incoming[j as usize], i, slot, 0);
         }
