@@ -161,7 +161,7 @@ impl PairCounts {
         self.rows.get(i as usize).map_or(0, |row| row.get(j))
     }
 
-    /// Reads, for each change `(i, j, _)`, the entry of row `i` where partner `j` likely is: loads that do not
+    /// Reads, for each change `(i, j, _)`, the entries of row `i` around where partner `j` likely is: loads that do not
     /// wait for each other, so the processor overlaps their cache misses, where the searches of
     /// [`apply_row`](Self::apply_row) that follow would wait for each in turn. Returns a value made of all of
     /// them, for the caller to hide from the optimiser.
@@ -172,7 +172,11 @@ impl PairCounts {
             let k = row.block_of(j);
             let block = &row.blocks[k];
             if !block.is_empty() {
-                sum = sum.wrapping_add(block[spread.place(block.len(), j, row.shares(k, spread))].0);
+                // The guess and the entries around it, where the search goes when it is a little off.
+                let at = spread.place(block.len(), j, row.shares(k, spread));
+                for probe in [at.saturating_sub(16), at.saturating_sub(8), at, at + 8, at + 16] {
+                    sum = sum.wrapping_add(block.get(probe).map_or(0, |e| e.0));
+                }
             }
         }
         sum

@@ -172,6 +172,9 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
     }
 }
 
+/// Count changes whose entries are brought into cache together before they are applied.
+const TOUCHED: usize = 256;
+
 /// A pair whose count a fold-in moved: `(i, j, count before, count after)`.
 type Moved = (u32, u32, u32, u32);
 
@@ -210,15 +213,33 @@ impl Changes {
                 }
                 same
             });
-            std::hint::black_box(counts.touch(pending, spread));
             let moved = &mut self.moved[kind];
             let again = !moved.is_empty();
             let mut deltas: Vec<(u32, i32)> = Vec::new();
-            for row in pending.chunk_by(|a, b| a.0 == b.0) {
-                deltas.clear();
-                deltas.extend(row.iter().map(|&(_, j, by)| (j, by)));
-                let i = row[0].0;
-                counts.apply_row(i, &deltas, spread, |j, before, after| moved.push((i, j, before, after)));
+            let mut rows = pending.chunk_by(|a, b| a.0 == b.0);
+            let mut window: Vec<&[(u32, u32, i32)]> = Vec::new();
+            loop {
+                // Rows of about `TOUCHED` changes at a time: what `touch` brings into cache for them stays
+                // there until they are updated.
+                window.clear();
+                let mut changes = 0;
+                while changes < TOUCHED {
+                    let Some(row) = rows.next() else { break };
+                    changes += row.len();
+                    window.push(row);
+                }
+                if window.is_empty() {
+                    break;
+                }
+                for row in &window {
+                    std::hint::black_box(counts.touch(row, spread));
+                }
+                for row in &window {
+                    deltas.clear();
+                    deltas.extend(row.iter().map(|&(_, j, by)| (j, by)));
+                    let i = row[0].0;
+                    counts.apply_row(i, &deltas, spread, |j, before, after| moved.push((i, j, before, after)));
+                }
             }
             pending.clear();
             if again {
@@ -245,14 +266,24 @@ impl Changes {
         for (slot, &kind) in AUDIENCE_KINDS.iter().enumerate() {
             let before = if kind == SAME_CUSTOMERS { &self.regulars_before } else { &self.orders_before };
             let moved = &self.moved[kind];
-            let mut rows: Vec<u32> = moved.iter().map(|m| m.0).collect();
+            let mut rows: Vec<u32> = moved.chunk_by(|a, b| a.0 == b.0).map(|m| m[0].0).collect();
             rows.extend(before.keys());
             rows.sort_unstable();
             rows.dedup();
-            for &i in &rows {
-                let from = moved.partition_point(|m| m.0 < i);
-                let to = from + moved[from..].partition_point(|m| m.0 == i);
-                update_row(inner, settings, kind, slot, i, &moved[from..to], before.get(&i).copied());
+            for window in rows.chunks(TOUCHED / 4) {
+                // The rows are read before any is updated, so that their cache misses overlap (as in `count`).
+                let related = &inner.state.related[kind];
+                let mut sum = 0u32;
+                for &i in window {
+                    let row = related.get(i as usize).map_or(&[][..], Vec::as_slice);
+                    sum = row.iter().step_by(8).fold(sum, |sum, e| sum.wrapping_add(e.0));
+                }
+                std::hint::black_box(sum);
+                for &i in window {
+                    let from = moved.partition_point(|m| m.0 < i);
+                    let to = from + moved[from..].partition_point(|m| m.0 == i);
+                    update_row(inner, settings, kind, slot, i, &moved[from..to], before.get(&i).copied());
+                }
             }
             touched.extend(rows);
         }
