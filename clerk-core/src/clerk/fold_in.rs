@@ -367,9 +367,7 @@ fn update_row(
 fn grow(inner: &mut Inner) {
     let s = &mut inner.state;
     let n = s.products.len();
-    if s.id_rank.len() != n {
-        s.rank_ids();
-    }
+    s.rank_new_ids();
     s.indexable.resize(n, true);
     s.product_orders.resize(n, 0);
     s.window_orders.resize(n, 0);

@@ -179,9 +179,10 @@ proptest! {
         assert_counts_equal(&folded.read().state, &full.read().state);
     }
 
-    /// The leads to each product (who leads to it, with the count of each list holding it) a fold-in keeps up
-    /// to date are those a load rebuilds from the lists, whether the orders come one at a time or together; and
-    /// every listed score reads back the count it was computed from (what rescaling a row relies on).
+    /// The leads to each product (who leads to it, with the count of each list holding it) and the ranks of
+    /// product ids a fold-in keeps up to date are those a load rebuilds, whether the orders come one at a time
+    /// or together; and every listed score reads back the count it was computed from (what rescaling a row
+    /// relies on).
     #[test]
     fn fold_in_keeps_the_leads_a_load_rebuilds(
         (shop, k, settings) in split_strategy(0..40, 0, settings_strategy()),
@@ -197,6 +198,7 @@ proptest! {
         }
         let inner = folded.read();
         let rebuilt = Inner::new(inner.state.clone());
+        prop_assert_eq!(&inner.state.id_rank, &rebuilt.state.id_rank, "ranks of new products' ids");
         prop_assert_eq!(&inner.incoming, &rebuilt.incoming);
         prop_assert_eq!(&inner.buyers_of, &rebuilt.buyers_of);
         let s = &inner.state;
