@@ -109,7 +109,7 @@ fn capacity(len: usize) -> usize {
     }
 }
 
-/// A block holding `entries`, with [room](room) to grow.
+/// A block holding `entries`, with [`room`] to grow.
 fn block_of_entries(entries: &[(u32, u32)]) -> Vec<(u32, u32)> {
     let mut block = Vec::with_capacity(room(entries.len()));
     block.extend_from_slice(entries);

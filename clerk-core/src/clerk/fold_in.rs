@@ -9,6 +9,19 @@
 //! moves, could admit or drop a borderline one. Alternatives (catalog-led, slow to change), the trending
 //! window and the population's repurchase cycles are refreshed by the next full analysis only; the analysis
 //! policy runs one when enough has changed.
+//!
+//! An order moves thousands of pair counts (each pair of its products both ways, its products against the
+//! next windows of the customer's previous orders, each product that becomes a regular against the customer's
+//! other regulars), in rows of up to tens of thousands of partners, so a fold-in is bound by cache misses.
+//! The changes are gathered, sorted and applied a row at a time ([`PairCounts::apply_row`]): each partner is
+//! found from a guess of its place ([`Spread`]), the guessed places of a window of changes are read before any
+//! is applied so that their misses overlap, and rows are held in blocks with room to grow. Each moved pair
+//! comes back with its count before and after, so related rows are updated without searching the counts
+//! again (a row whose denominator moved reads its listed counts back from its scores), and a moved pair that
+//! cannot beat the entries that stay is not tested. The leads to each product are kept by count, so they
+//! change only when a listed pair does, not with every order of its sources.
+//!
+//! [`PairCounts::apply_row`]: super::counts::PairCounts::apply_row
 
 use std::collections::{BTreeMap, BTreeSet};
 
