@@ -55,6 +55,11 @@ impl Row {
         self.blocks.iter().flatten().copied()
     }
 
+    /// The entries, by partner, a block at a time (for the loops of an analysis).
+    pub(crate) fn blocks(&self) -> impl Iterator<Item = &[(u32, u32)]> + '_ {
+        self.blocks.iter().map(Vec::as_slice)
+    }
+
     /// The block that holds partner `j`, or would. The row must have a block.
     fn block_of(&self, j: u32) -> usize {
         self.starts.partition_point(|&start| start <= j)
@@ -98,9 +103,9 @@ fn room(len: usize) -> usize {
     len + len / 16 + 4
 }
 
-/// Builds a [`Row`] an entry at a time, in partner order, each block allocated once with [`room`]: rows are
-/// built straight into their blocks (a flat copy first would double the memory they take at the peak of an
-/// analysis or a load, and leave it in holes).
+/// Builds a [`Row`], each block allocated once with [`room`]: an entry at a time as they come (a load), or
+/// from a sorted slice (an analysis counts each row into a buffer it reuses). A row allocated flat and then
+/// copied into blocks would leave holes in the memory of an analysis, and raise its peak.
 pub(crate) struct RowBuilder {
     row: Row,
     /// Whether the entries are expected to fit in one block (else blocks of half a block).
@@ -131,6 +136,18 @@ impl RowBuilder {
                 block.push(entry);
                 blocks.push(block);
             }
+        }
+    }
+
+    /// The row of `entries`, sorted by partner.
+    pub(crate) fn of_sorted(entries: &[(u32, u32)]) -> Row {
+        if entries.is_empty() {
+            Row::default()
+        } else if entries.len() <= BLOCK_ENTRIES {
+            Row { starts: Vec::new(), blocks: vec![block_of_entries(entries)] }
+        } else {
+            let blocks: Vec<Vec<(u32, u32)>> = entries.chunks(BLOCK_ENTRIES / 2).map(block_of_entries).collect();
+            Row { starts: blocks[1..].iter().map(|b| b[0].0).collect(), blocks }
         }
     }
 
@@ -430,11 +447,13 @@ const BLOCK: usize = 256;
 struct Scratch {
     counts: Vec<u32>,
     touched: Vec<u32>,
+    /// The row being counted, before it is copied into its blocks.
+    row: Vec<(u32, u32)>,
 }
 
 impl Scratch {
     fn new(width: usize) -> Self {
-        Scratch { counts: vec![0; width], touched: Vec::new() }
+        Scratch { counts: vec![0; width], touched: Vec::new(), row: Vec::new() }
     }
 
     fn row(&mut self, i: usize, left_t: &CsMat<u8>, right: &CsMat<u8>) -> Row {
@@ -453,7 +472,8 @@ impl Scratch {
             }
         }
         let width = self.counts.len();
-        let mut row = RowBuilder::new(self.touched.len());
+        let row = &mut self.row;
+        row.clear();
         if self.touched.len() > width / 16 {
             // A best seller touches much of the catalog: one pass over the dense counts beats sorting.
             for (j, c) in self.counts.iter_mut().enumerate() {
@@ -474,7 +494,7 @@ impl Scratch {
             }
         }
         self.touched.clear();
-        row.finish()
+        RowBuilder::of_sorted(row)
     }
 }
 

@@ -113,11 +113,12 @@ pub(crate) fn association_row(s: &State, settings: &Settings, kind: usize, i: u3
     if n_i == 0.0 {
         return Vec::new();
     }
-    let v: Vec<(u32, f32)> = row
-        .iter()
-        .filter(|&(j, _)| s.indexable[j as usize])
-        .filter_map(|(j, c)| test_pair(settings, c, n_i, f64::from(right[j as usize]), n).map(|score| (j, score)))
-        .collect();
+    let mut v: Vec<(u32, f32)> = Vec::new();
+    for block in row.blocks() {
+        v.extend(block.iter().filter(|&&(j, _)| s.indexable[j as usize]).filter_map(|&(j, c)| {
+            test_pair(settings, c, n_i, f64::from(right[j as usize]), n).map(|score| (j, score))
+        }));
+    }
     top(s, v, settings.top_k)
 }
 
