@@ -93,8 +93,8 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     s.next = pair_counts(&basket_t, &window, threads);
     lap(&format!(
         "next ({} pairs; together {})",
-        s.next.rows.iter().map(Vec::len).sum::<usize>(),
-        s.together.rows.iter().map(Vec::len).sum::<usize>()
+        s.next.rows.iter().map(super::counts::Row::len).sum::<usize>(),
+        s.together.rows.iter().map(super::counts::Row::len).sum::<usize>()
     ));
     drop((window, basket, basket_t));
 
@@ -109,7 +109,7 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     s.regular_customers = (0..n_products).map(|p| regulars_t.outer_view(p).map_or(0, |v| v.nnz() as u32)).collect();
     s.regulars = pair_counts(&regulars_t, &regulars, threads);
     drop((regulars, regulars_t));
-    lap(&format!("regulars ({} pairs)", s.regulars.rows.iter().map(Vec::len).sum::<usize>()));
+    lap(&format!("regulars ({} pairs)", s.regulars.rows.iter().map(super::counts::Row::len).sum::<usize>()));
     s.similar = super::similar::neighbours(&s.history, n_products, settings, threads);
     s.similar_lists = super::similar::all_lists(&s, settings, threads);
     lap("similar customers");

@@ -9,16 +9,34 @@
 //! moves, could admit or drop a borderline one. Alternatives (catalog-led, slow to change), the trending
 //! window and the population's repurchase cycles are refreshed by the next full analysis only; the analysis
 //! policy runs one when enough has changed.
+//!
+//! An order moves thousands of pair counts (each pair of its products both ways, its products against the
+//! next windows of the customer's previous orders, each product that becomes a regular against the customer's
+//! other regulars), in rows of up to tens of thousands of partners, so a fold-in is bound by cache misses.
+//! The changes are gathered, sorted and applied a row at a time ([`PairCounts::apply_row`]): each partner is
+//! found from a guess of its place ([`Spread`]), the guessed places of a window of changes are read before any
+//! is applied so that their misses overlap, and rows are held in blocks with room to grow. Each moved pair
+//! comes back with its count before and after, so related rows are updated without searching the counts
+//! again (a row whose denominator moved reads its listed counts back from its scores), and a moved pair that
+//! cannot beat the entries that stay is not tested. The leads to each product are kept by count, so they
+//! change only when a listed pair does, not with every order of its sources.
+//!
+//! [`PairCounts::apply_row`]: super::counts::PairCounts::apply_row
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::analysis::{decay, next_window};
-use super::relations::{self, NEXT, SAME_CUSTOMERS, TOGETHER};
+use super::counts::{Row, Spread};
+use super::relations::{self, listed_count, rows_with, significant_pair, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::settings::Settings;
-use super::state::HistItem;
-use super::Inner;
+use super::state::{HistItem, State};
+use super::{set_lead, Inner, AUDIENCE_KINDS};
 use crate::domain::{Order, DAY};
 use crate::model::FoldInStats;
+
+/// Count changes gathered before they are applied: enough for large batches to be applied row by row, few
+/// enough to bound the memory they take (few in tests, which then apply them in several steps).
+const PENDING_CHANGES: usize = if cfg!(test) { 64 } else { 1 << 20 };
 
 pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) -> FoldInStats {
     let mut stats = FoldInStats::default();
@@ -44,6 +62,8 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         let t = order.time.secs();
         s.orders += 1;
         for &p in &products {
+            // A product's order count is the denominator of its bought-together and bought-next scores.
+            changes.orders_before.entry(p).or_insert(s.product_orders[p as usize]);
             s.product_orders[p as usize] += 1;
             let age = s.reference - t;
             s.popularity[p as usize] += decay(age, settings.popularity_half_life_days);
@@ -52,14 +72,10 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
             }
             for &q in &products {
                 if q != p {
-                    s.together.add(p, q, 1);
-                    changes.pairs[TOGETHER].insert((p, q));
+                    changes.pending[TOGETHER].push((p, q, 1));
                 }
             }
         }
-        // A product's order count is the denominator of its bought-together and bought-next scores.
-        changes.rows[TOGETHER].extend(&products);
-        changes.rows[NEXT].extend(&products);
 
         if let Some(key) = order.buyer_key() {
             let c = s.customers.intern(&key) as usize;
@@ -78,64 +94,54 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
                 (first..at).map(|a| next_window(&s.customer_orders[c], a, settings)).collect();
             s.customer_orders[c].insert(at, (t, products.clone()));
             let list = &s.customer_orders[c];
+            let next = &mut changes.pending[NEXT];
             for (k, a) in (first..at).enumerate() {
                 let after = next_window(list, a, settings);
                 let anchor = &list[a].1;
                 for &j in after.difference(&before[k]) {
                     s.window_orders[j as usize] += 1;
-                    for &i in anchor.iter().filter(|&&i| i != j) {
-                        s.next.add(i, j, 1);
-                        changes.pairs[NEXT].insert((i, j));
-                    }
+                    next.extend(anchor.iter().filter(|&&i| i != j).map(|&i| (i, j, 1)));
                 }
                 for &j in before[k].difference(&after) {
                     s.window_orders[j as usize] -= 1;
-                    for &i in anchor.iter().filter(|&&i| i != j) {
-                        s.next.remove_one(i, j);
-                        changes.pairs[NEXT].insert((i, j));
-                    }
+                    next.extend(anchor.iter().filter(|&&i| i != j).map(|&i| (i, j, -1)));
                 }
             }
             for j in next_window(list, at, settings) {
                 s.window_orders[j as usize] += 1;
-                for &i in products.iter().filter(|&&i| i != j) {
-                    s.next.add(i, j, 1);
-                    changes.pairs[NEXT].insert((i, j));
-                }
+                next.extend(products.iter().filter(|&&i| i != j).map(|&i| (i, j, 1)));
             }
             update_history(inner, settings, c, t, &products, &mut changes);
         }
         stats.orders += 1;
+        if changes.pending.iter().map(Vec::len).sum::<usize>() > PENDING_CHANGES {
+            changes.count(&mut inner.state, &inner.spreads);
+        }
     }
     let s = &mut inner.state;
     s.latest =
         s.latest.max(orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).max().unwrap_or(s.latest));
-    let rows = changes.apply(inner, settings);
-    stats.products_touched = rows;
+    changes.count(s, &inner.spreads);
+    stats.products_touched = changes.apply(inner, settings);
     stats
 }
 
-/// Updates customer `c`'s history for an order, noting the same-customers counts that changed.
+/// Updates customer `c`'s history for an order, noting the same-customers counts that change.
 fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, products: &[u32], changes: &mut Changes) {
     let s = &mut inner.state;
     let age = s.reference - t;
+    // Products the order makes regulars of the customer (bought a second time), in product order.
+    let mut became: Vec<u32> = Vec::new();
     for &p in products {
         let hist = &mut s.history[c];
         match hist.binary_search_by_key(&p, |h| h.product) {
             Ok(k) => {
                 if hist[k].count == 1 {
                     s.repeat_buyers[p as usize] += 1;
-                    // `p` becomes one of the customer's regulars: it now co-occurs with each of the others.
+                    // The customers with `p` as a regular are the denominator of its same-customers scores.
+                    changes.regulars_before.entry(p).or_insert(s.regular_customers[p as usize]);
                     s.regular_customers[p as usize] += 1;
-                    let others: Vec<u32> =
-                        hist.iter().filter(|o| o.count >= 2 && o.product != p).map(|o| o.product).collect();
-                    for q in others {
-                        s.regulars.add(p, q, 1);
-                        s.regulars.add(q, p, 1);
-                        changes.pairs[SAME_CUSTOMERS].insert((p, q));
-                        changes.pairs[SAME_CUSTOMERS].insert((q, p));
-                    }
-                    changes.rows[SAME_CUSTOMERS].insert(p);
+                    became.push(p);
                 }
                 let h = &mut hist[k];
                 h.count += 1;
@@ -163,96 +169,210 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
             }
         }
     }
+    if became.is_empty() {
+        return;
+    }
+    // A new regular now co-occurs with each of the customer's other regulars (those of before and the other
+    // new ones), once per direction. Generated in (row, partner) order, which the sort of `count` keeps.
+    let regulars: Vec<u32> = s.history[c].iter().filter(|h| h.count >= 2).map(|h| h.product).collect();
+    let pending = &mut changes.pending[SAME_CUSTOMERS];
+    for &q in &regulars {
+        if became.binary_search(&q).is_ok() {
+            pending.extend(regulars.iter().filter(|&&r| r != q).map(|&r| (q, r, 1)));
+        } else {
+            pending.extend(became.iter().map(|&p| (q, p, 1)));
+        }
+    }
 }
 
-/// What a fold-in changed, per relation kind: pairs whose count moved, and rows whose denominator moved.
+/// Count changes whose entries are brought into cache together before they are applied.
+const TOUCHED: usize = 256;
+
+/// A pair whose count a fold-in moved: `(i, j, count before, count after)`.
+type Moved = (u32, u32, u32, u32);
+
+/// What a fold-in changes, per relation kind (indexed like [`State::related`]).
 #[derive(Default)]
 struct Changes {
-    pairs: [BTreeSet<(u32, u32)>; 4],
-    rows: [BTreeSet<u32>; 4],
+    /// Count changes not applied yet: `(i, j, by)`.
+    pending: [Vec<(u32, u32, i32)>; 4],
+    /// Pairs whose count moved, sorted by `(i, j)`.
+    moved: [Vec<Moved>; 4],
+    /// Products whose orders moved (the denominator of bought together and next), with their orders before.
+    orders_before: BTreeMap<u32, u32>,
+    /// Products whose regular customers moved (the denominator of same customers), with the count before.
+    regulars_before: BTreeMap<u32, u32>,
 }
 
 impl Changes {
-    /// Updates the related lists in place: a row whose denominator moved gets its listed scores recomputed
-    /// (`count / rows with the product`, so they stay exact), and each changed pair is tested again and
-    /// enters, moves or leaves its row. No row is rebuilt from its full counts, which keeps a fold-in to a few
-    /// hundred pair tests. Returns how many rows changed.
+    /// Applies the pending count changes, a row at a time.
+    fn count(&mut self, s: &mut State, spreads: &[Spread; 3]) {
+        for (kind, spread) in AUDIENCE_KINDS.into_iter().zip(spreads) {
+            let pending = &mut self.pending[kind];
+            if pending.is_empty() {
+                continue;
+            }
+            // Stable sort: it merges the runs the changes come in, already in order within each.
+            pending.sort_by_key(|&(i, j, _)| (i, j));
+            let counts = match kind {
+                TOGETHER => &mut s.together,
+                NEXT => &mut s.next,
+                _ => &mut s.regulars,
+            };
+            pending.dedup_by(|later, kept| {
+                let same = (later.0, later.1) == (kept.0, kept.1);
+                if same {
+                    kept.2 += later.2;
+                }
+                same
+            });
+            let moved = &mut self.moved[kind];
+            let again = !moved.is_empty();
+            let mut deltas: Vec<(u32, i32)> = Vec::new();
+            let mut rows = pending.chunk_by(|a, b| a.0 == b.0);
+            let mut window: Vec<&[(u32, u32, i32)]> = Vec::new();
+            loop {
+                // Rows of about `TOUCHED` changes at a time: what `touch` brings into cache for them stays
+                // there until they are updated.
+                window.clear();
+                let mut changes = 0;
+                while changes < TOUCHED {
+                    let Some(row) = rows.next() else { break };
+                    changes += row.len();
+                    window.push(row);
+                }
+                if window.is_empty() {
+                    break;
+                }
+                for row in &window {
+                    std::hint::black_box(counts.touch(row, spread));
+                }
+                for row in &window {
+                    deltas.clear();
+                    deltas.extend(row.iter().map(|&(_, j, by)| (j, by)));
+                    let i = row[0].0;
+                    counts.apply_row(i, &deltas, spread, |j, before, after| moved.push((i, j, before, after)));
+                }
+            }
+            pending.clear();
+            if again {
+                // A pair moved by several batches: its count before the first, after the last.
+                moved.sort_by_key(|m| (m.0, m.1));
+                moved.dedup_by(|later, kept| {
+                    let same = (later.0, later.1) == (kept.0, kept.1);
+                    if same {
+                        kept.3 = later.3;
+                    }
+                    same
+                });
+            }
+        }
+    }
+
+    /// Updates the related lists in place, and the leads to the products they hold. A row whose denominator
+    /// moved gets its listed scores rescaled (`count / rows with the product`, so they stay exact: the counts
+    /// are read back from the scores), and each moved pair is tested again and enters, moves or leaves its
+    /// row. No row is rebuilt from its full counts, and only leads whose count or listing moved are touched.
+    /// Returns how many products had a row updated.
     fn apply(self, inner: &mut Inner, settings: &Settings) -> usize {
-        let s = &mut inner.state;
-        let mut touched: BTreeSet<u32> = BTreeSet::new();
-        for kind in [TOGETHER, NEXT, SAME_CUSTOMERS] {
-            touched.extend(&self.rows[kind]);
-            touched.extend(self.pairs[kind].iter().map(|&(i, _)| i));
-        }
-        // Each touched source's best score per target over the audience kinds, before the update.
-        let best = |s: &super::state::State, i: u32| -> Vec<(u32, f32)> {
-            let mut v: Vec<(u32, f32)> =
-                super::AUDIENCE_KINDS.iter().flat_map(|&k| s.related[k][i as usize].iter().copied()).collect();
-            v.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-            v.dedup_by_key(|e| e.0);
-            v
-        };
-        let before: Vec<(u32, Vec<(u32, f32)>)> = touched.iter().map(|&i| (i, best(s, i))).collect();
-        for kind in [TOGETHER, NEXT, SAME_CUSTOMERS] {
-            let mut rows: BTreeSet<u32> = self.rows[kind].clone();
-            rows.extend(self.pairs[kind].iter().map(|&(i, _)| i));
-            for i in rows {
-                let mut row = std::mem::take(&mut s.related[kind][i as usize]);
-                if self.rows[kind].contains(&i) {
-                    for entry in &mut row {
-                        entry.1 = relations::pair_score(s, kind, i, entry.0).unwrap_or(0.0);
-                    }
+        let mut touched: Vec<u32> = Vec::new();
+        for (slot, &kind) in AUDIENCE_KINDS.iter().enumerate() {
+            let before = if kind == SAME_CUSTOMERS { &self.regulars_before } else { &self.orders_before };
+            let moved = &self.moved[kind];
+            let mut rows: Vec<u32> = moved.chunk_by(|a, b| a.0 == b.0).map(|m| m[0].0).collect();
+            rows.extend(before.keys());
+            rows.sort_unstable();
+            rows.dedup();
+            for window in rows.chunks(TOUCHED / 4) {
+                // The rows are read before any is updated, so that their cache misses overlap (as in `count`).
+                let related = &inner.state.related[kind];
+                let mut sum = 0u32;
+                for &i in window {
+                    let row = related.get(i as usize).map_or(&[][..], Vec::as_slice);
+                    sum = row.iter().step_by(8).fold(sum, |sum, e| sum.wrapping_add(e.0));
                 }
-                for &(_, j) in self.pairs[kind].range((i, 0)..=(i, u32::MAX)) {
-                    row.retain(|e| e.0 != j);
-                    if let Some(score) = relations::significant_pair(s, settings, kind, i, j) {
-                        row.push((j, score));
-                    }
-                }
-                row.retain(|e| e.1 > 0.0);
-                s.related[kind][i as usize] = relations::top(s, row, settings.top_k);
-            }
-        }
-        // The incoming index ("who leads to this product") follows the changes: entries whose score moved are
-        // updated in place, and only pairs that entered or left a list are inserted or removed, since the lists
-        // of best sellers hold tens of thousands of sources.
-        for (i, old) in before {
-            let new = best(s, i);
-            let (mut a, mut b) = (0, 0);
-            while a < old.len() || b < new.len() {
-                let (oj, nj) = (old.get(a).map(|e| e.0), new.get(b).map(|e| e.0));
-                match (oj, nj) {
-                    (Some(x), Some(y)) if x == y => {
-                        // Most listed scores did not move: skip the search in a long list then.
-                        if old[a].1 != new[b].1 {
-                            let list = &mut inner.incoming[x as usize];
-                            if let Ok(at) = list.binary_search_by_key(&i, |e| e.0) {
-                                list[at].1 = new[b].1;
-                            }
-                        }
-                        a += 1;
-                        b += 1;
-                    }
-                    (Some(x), Some(y)) if y < x => {
-                        super::push_max(&mut inner.incoming[y as usize], i, new[b].1);
-                        b += 1;
-                    }
-                    (Some(x), _) => {
-                        let list = &mut inner.incoming[x as usize];
-                        if let Ok(at) = list.binary_search_by_key(&i, |e| e.0) {
-                            list.remove(at);
-                        }
-                        a += 1;
-                    }
-                    (None, Some(y)) => {
-                        super::push_max(&mut inner.incoming[y as usize], i, new[b].1);
-                        b += 1;
-                    }
-                    (None, None) => break,
+                std::hint::black_box(sum);
+                for &i in window {
+                    let from = moved.partition_point(|m| m.0 < i);
+                    let to = from + moved[from..].partition_point(|m| m.0 == i);
+                    update_row(inner, settings, kind, slot, i, &moved[from..to], before.get(&i).copied());
                 }
             }
+            touched.extend(rows);
         }
+        touched.sort_unstable();
+        touched.dedup();
         touched.len()
+    }
+}
+
+/// Updates row `i` of relation `kind` (`slot` in [`AUDIENCE_KINDS`]) for its `moved` pairs and, when its
+/// denominator moved, the denominator it had before.
+fn update_row(
+    inner: &mut Inner,
+    settings: &Settings,
+    kind: usize,
+    slot: usize,
+    i: u32,
+    moved: &[Moved],
+    denominator_before: Option<u32>,
+) {
+    let s = &mut inner.state;
+    let n_i = rows_with(s, kind, i);
+    let rescale = denominator_before.filter(|&n| n != n_i);
+    let is_moved = |j: u32| moved.binary_search_by_key(&j, |m| m.1).is_ok();
+    let old = &s.related[kind][i as usize];
+    let mut row: Vec<(u32, f32)> = Vec::with_capacity(old.len() + 1);
+    let mut dropped = false;
+    for &(j, x) in old {
+        if is_moved(j) {
+            dropped = true;
+        } else if let Some(n) = rescale {
+            let c = listed_count(s, kind, i, j, x, n);
+            row.push((j, relations::score(c, n_i)));
+        } else {
+            row.push((j, x));
+        }
+    }
+    row.retain(|e| e.1 > 0.0);
+    // When the entries that stay fill the row, a moved pair scoring below all of them cannot enter it: most
+    // (a new regular's pairs with each of the customer's other regulars) need no significance test then.
+    let floor = if row.len() >= settings.top_k { row.iter().map(|e| e.1).fold(f32::INFINITY, f32::min) } else { 0.0 };
+    let mut entered = false;
+    for &(_, j, _, after) in moved {
+        if after >= settings.min_pair_count && relations::score(after, n_i) >= floor {
+            if let Some(x) = significant_pair(s, settings, kind, i, j, after) {
+                row.push((j, x));
+                entered = true;
+            }
+        }
+    }
+    if !dropped && !entered && rescale.is_none() {
+        return;
+    }
+    let row = relations::top(s, row, settings.top_k);
+    let old = std::mem::replace(&mut s.related[kind][i as usize], row);
+    if !dropped && !entered {
+        // Rescaled only: the same pairs with the same counts, so the same leads.
+        return;
+    }
+    let partners = |list: &[(u32, f32)]| {
+        let mut v: Vec<u32> = list.iter().map(|e| e.0).collect();
+        v.sort_unstable();
+        v
+    };
+    let (was_listed, listed) = (partners(&old), partners(&s.related[kind][i as usize]));
+    for &(_, j, before, after) in moved {
+        let (was, is) = (was_listed.binary_search(&j).is_ok(), listed.binary_search(&j).is_ok());
+        if (was, was.then_some(before)) != (is, is.then_some(after)) {
+            set_lead(&mut inner.incoming[j as usize], i, slot, if is { after } else { 0 });
+        }
+    }
+    for &(j, _) in &old {
+        if !is_moved(j) && listed.binary_search(&j).is_err() {
+            // Pushed out of the row by pairs that entered it.
+            set_lead(&mut inner.incoming[j as usize], i, slot, 0);
+        }
     }
 }
 
@@ -260,9 +380,7 @@ impl Changes {
 fn grow(inner: &mut Inner) {
     let s = &mut inner.state;
     let n = s.products.len();
-    if s.id_rank.len() != n {
-        s.rank_ids();
-    }
+    s.rank_new_ids();
     s.indexable.resize(n, true);
     s.product_orders.resize(n, 0);
     s.window_orders.resize(n, 0);
@@ -279,9 +397,9 @@ fn grow(inner: &mut Inner) {
     for r in &mut s.related {
         r.resize(n, Vec::new());
     }
-    s.together.rows.resize(n, Vec::new());
-    s.next.rows.resize(n, Vec::new());
-    s.regulars.rows.resize(n, Vec::new());
+    s.together.rows.resize(n, Row::default());
+    s.next.rows.resize(n, Row::default());
+    s.regulars.rows.resize(n, Row::default());
     s.regular_customers.resize(n, 0);
     inner.incoming.resize(n, Vec::new());
     inner.buyers_of.resize(n, Vec::new());

@@ -25,7 +25,7 @@ pub use llr::{llr, signed_llr};
 pub use settings::Settings;
 
 use self::analysis::decay;
-use self::relations::{ALTERNATIVE, NEXT, SAME_CUSTOMERS, TOGETHER};
+use self::relations::{listed_count, rows_with, ALTERNATIVE, NEXT, SAME_CUSTOMERS, TOGETHER};
 use self::state::State;
 use crate::data::Dataset;
 use crate::domain::{Order, Timestamp, DAY};
@@ -45,20 +45,30 @@ pub struct ClerkCore {
 #[derive(Debug, Default)]
 struct Inner {
     state: State,
-    /// Reverse of the bought-together and bought-next lists: who leads to each product.
-    incoming: Vec<Vec<(u32, f32)>>,
+    /// Reverse of the bought-together, bought-next and same-customers lists: who leads to each product, sorted
+    /// by source.
+    incoming: Vec<Vec<Lead>>,
     /// Per product: its buyers, sorted (their history item is found by binary search: positions would shift
     /// with every fold-in).
     buyers_of: Vec<Vec<u32>>,
     /// Reverse of the similar customers: per customer, the customers who count them as similar, with the
     /// similarity.
     similar_to: Vec<Vec<(u32, f32)>>,
+    /// How partners spread in the rows of the pair counts of each of the [`AUDIENCE_KINDS`], for fold-in to
+    /// find them in few probes.
+    spreads: [counts::Spread; 3],
 }
 
 impl Inner {
     fn new(mut state: State) -> Self {
         state.rank_ids();
-        let mut inner = Inner { state, incoming: Vec::new(), buyers_of: Vec::new(), similar_to: Vec::new() };
+        let mut inner = Inner {
+            state,
+            incoming: Vec::new(),
+            buyers_of: Vec::new(),
+            similar_to: Vec::new(),
+            spreads: Default::default(),
+        };
         inner.rebuild_derived();
         inner
     }
@@ -66,18 +76,30 @@ impl Inner {
     fn rebuild_derived(&mut self) {
         let s = &self.state;
         let n = s.n_products();
-        let mut incoming: Vec<Vec<(u32, f32)>> = vec![Vec::new(); n];
-        for kind in AUDIENCE_KINDS {
+        let mut incoming: Vec<Vec<Lead>> = vec![Vec::new(); n];
+        for (slot, &kind) in AUDIENCE_KINDS.iter().enumerate() {
             for (i, row) in s.related[kind].iter().enumerate() {
-                for &(j, score) in row {
-                    incoming[j as usize].push((i as u32, score));
+                let i = i as u32;
+                let n_i = rows_with(s, kind, i);
+                for &(j, x) in row {
+                    let mut counts = [0; 3];
+                    counts[slot] = listed_count(s, kind, i, j, x, n_i);
+                    incoming[j as usize].push(Lead { source: i, counts });
                 }
             }
         }
         for list in &mut incoming {
-            // A product in both lists of another keeps its best score.
-            list.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.1.total_cmp(&a.1)));
-            list.dedup_by_key(|e| e.0);
+            list.sort_by_key(|l| l.source);
+            // A product in several lists of another is one lead, with a count per list.
+            list.dedup_by(|later, kept| {
+                let same = later.source == kept.source;
+                if same {
+                    for (k, l) in kept.counts.iter_mut().zip(later.counts) {
+                        *k = (*k).max(l);
+                    }
+                }
+                same
+            });
         }
         let mut buyers_of: Vec<Vec<u32>> = vec![Vec::new(); n];
         for (c, hist) in s.history.iter().enumerate() {
@@ -94,15 +116,49 @@ impl Inner {
         self.incoming = incoming;
         self.buyers_of = buyers_of;
         self.similar_to = similar_to;
+        self.spreads = [&s.together, &s.next, &s.regulars].map(counts::Spread::of);
     }
 }
 
-/// Adds `(i, score)` to a list sorted by `i`, keeping the best score when `i` is there already (the order a
-/// full rebuild gives, so sums over the list come out the same after a fold-in).
-fn push_max(list: &mut Vec<(u32, f32)>, i: u32, score: f32) {
-    match list.binary_search_by_key(&i, |e| e.0) {
-        Ok(at) => list[at].1 = list[at].1.max(score),
-        Err(at) => list.insert(at, (i, score)),
+/// One product leading to another: the source, and the pair's count in each of the [`AUDIENCE_KINDS`] lists
+/// of the source that hold the other (0 when not listed). Counts, not scores: the scores move with the
+/// source's denominator at every order holding it, counts only when the pair itself moves, so a fold-in
+/// updates few leads.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct Lead {
+    source: u32,
+    counts: [u32; 3],
+}
+
+impl Lead {
+    /// The source's best score for the product over the lists holding it: the score those lists show.
+    fn score(&self, s: &State) -> f32 {
+        let mut best = 0.0f32;
+        for (&c, &kind) in self.counts.iter().zip(&AUDIENCE_KINDS) {
+            if c > 0 {
+                best = best.max(relations::score(c, rows_with(s, kind, self.source)));
+            }
+        }
+        best
+    }
+}
+
+/// Sets the count of `source` in `list` (sorted by source) for the list of `slot` in [`AUDIENCE_KINDS`].
+fn set_lead(list: &mut Vec<Lead>, source: u32, slot: usize, count: u32) {
+    match list.binary_search_by_key(&source, |l| l.source) {
+        Ok(at) => {
+            list[at].counts[slot] = count;
+            if list[at].counts == [0; 3] {
+                list.remove(at);
+            }
+        }
+        Err(at) => {
+            if count > 0 {
+                let mut counts = [0; 3];
+                counts[slot] = count;
+                list.insert(at, Lead { source, counts });
+            }
+        }
     }
 }
 
@@ -324,7 +380,8 @@ impl IntentModel for ClerkCore {
             }
             // Customers who lead to the product: they bought what is bought with it or before it. The strongest
             // sources carry the signal; a best seller's thousands of weak ones only cost time.
-            let mut sources = inner.incoming[y as usize].clone();
+            let mut sources: Vec<(u32, f32)> =
+                inner.incoming[y as usize].iter().map(|l| (l.source, l.score(s))).collect();
             if sources.len() > AUDIENCE_SOURCES {
                 sources.select_nth_unstable_by(AUDIENCE_SOURCES, |a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
                 sources.truncate(AUDIENCE_SOURCES);

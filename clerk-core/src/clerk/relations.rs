@@ -106,21 +106,43 @@ fn tables(s: &State, kind: usize) -> (&super::counts::PairCounts, &[u32], &[u32]
 
 /// The score of `j` in row `i` of relation `kind` (`count / rows with i`), whatever its significance; `None`
 /// without a count.
+#[cfg(test)]
 pub(crate) fn pair_score(s: &State, kind: usize, i: u32, j: u32) -> Option<f32> {
     let (counts, left, _, _) = tables(s, kind);
     let c = counts.get(i, j);
     let n_i = left[i as usize];
-    (c > 0 && n_i > 0).then(|| (f64::from(c) / f64::from(n_i)) as f32)
+    (c > 0 && n_i > 0).then(|| score(c, n_i))
 }
 
-/// The score of `j` in row `i` of relation `kind` when the pair is related (indexable, frequent and
-/// significant enough), as [`association_row`] decides.
-pub(crate) fn significant_pair(s: &State, settings: &Settings, kind: usize, i: u32, j: u32) -> Option<f32> {
-    let (counts, left, right, n) = tables(s, kind);
+/// The score of a pair counted `c` times in `n_i` rows with its first product.
+pub(crate) fn score(c: u32, n_i: u32) -> f32 {
+    (f64::from(c) / f64::from(n_i)) as f32
+}
+
+/// Rows holding product `i` in relation `kind`: the denominator of its scores.
+pub(crate) fn rows_with(s: &State, kind: usize, i: u32) -> u32 {
+    tables(s, kind).1[i as usize]
+}
+
+/// The count behind a listed score `x` of row `i` of relation `kind`, whose rows with `i` were `n_i` when it
+/// was scored. Read back from the score when that is exact: `x` is `c / n_i` rounded to 24 bits, so `x * n_i`
+/// is within `c * 2^-24` of `c`, under one half while `n_i < 2^22` (and `c <= n_i`). Larger rows read the
+/// counts, whose pair must not have moved since.
+pub(crate) fn listed_count(s: &State, kind: usize, i: u32, j: u32, x: f32, n_i: u32) -> u32 {
+    if n_i < 1 << 22 {
+        (f64::from(x) * f64::from(n_i)).round() as u32
+    } else {
+        tables(s, kind).0.get(i, j)
+    }
+}
+
+/// The score of `j` in row `i` of relation `kind`, counted `c` times, when the pair is related (indexable,
+/// frequent and significant enough), as [`association_row`] decides.
+pub(crate) fn significant_pair(s: &State, settings: &Settings, kind: usize, i: u32, j: u32, c: u32) -> Option<f32> {
+    let (_, left, right, n) = tables(s, kind);
     if i == j || !s.indexable[j as usize] {
         return None;
     }
-    let c = counts.get(i, j);
     test_pair(settings, c, f64::from(left[i as usize]), f64::from(right[j as usize]), n)
 }
 
@@ -147,11 +169,12 @@ pub(crate) fn association_row(s: &State, settings: &Settings, kind: usize, i: u3
     if n_i == 0.0 {
         return Vec::new();
     }
-    let v: Vec<(u32, f32)> = row
-        .iter()
-        .filter(|&&(j, _)| s.indexable[j as usize])
-        .filter_map(|&(j, c)| test_pair(settings, c, n_i, f64::from(right[j as usize]), n).map(|score| (j, score)))
-        .collect();
+    let mut v: Vec<(u32, f32)> = Vec::new();
+    for block in row.blocks() {
+        v.extend(block.iter().filter(|&&(j, _)| s.indexable[j as usize]).filter_map(|&(j, c)| {
+            test_pair(settings, c, n_i, f64::from(right[j as usize]), n).map(|score| (j, score))
+        }));
+    }
     top(s, v, settings.top_k)
 }
 
@@ -178,20 +201,20 @@ pub(crate) fn alternative_row(
     i: u32,
 ) -> Vec<(u32, f32)> {
     let iu = i as usize;
-    let empty = Vec::new();
+    let empty = super::counts::Row::default();
     let next_row = s.next.rows.get(iu).unwrap_or(&empty);
     let together_row = s.together.rows.get(iu).unwrap_or(&empty);
-    for &(j, c) in next_row {
+    for (j, c) in next_row.iter() {
         scratch.next[j as usize] = c;
     }
-    for &(j, c) in together_row {
+    for (j, c) in together_row.iter() {
         scratch.together[j as usize] = c;
     }
     let mut cands: Vec<u32> = Vec::new();
     if s.need[iu] != NONE {
         cands.extend(groups.members(s.need[iu]).iter().copied().take(GROUP_CANDIDATES));
     }
-    cands.extend(next_row.iter().filter(|&&(_, c)| c >= settings.min_pair_count).map(|&(j, _)| j));
+    cands.extend(next_row.iter().filter(|&(_, c)| c >= settings.min_pair_count).map(|(j, _)| j));
     cands.sort_unstable();
     cands.dedup();
     let n = s.orders.max(1) as f64;
@@ -222,10 +245,10 @@ pub(crate) fn alternative_row(
             (score > 0.0 && score.is_finite()).then_some((j, score as f32))
         })
         .collect();
-    for &(j, _) in next_row {
+    for (j, _) in next_row.iter() {
         scratch.next[j as usize] = 0;
     }
-    for &(j, _) in together_row {
+    for (j, _) in together_row.iter() {
         scratch.together[j as usize] = 0;
     }
     top(s, v, settings.top_k)

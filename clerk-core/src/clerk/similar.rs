@@ -62,8 +62,8 @@ pub(crate) fn neighbours(
     let sizes: Vec<f32> = history.iter().map(|h| h.len() as f32).collect();
     map_rows(&by_customer, &by_product, threads, |u, row| {
         let mut best: Vec<(u32, f32)> = row
-            .into_iter()
-            .map(|(v, shared)| (v, shared as f32 / (sizes[u] * sizes[v as usize]).sqrt()))
+            .iter()
+            .map(|&(v, shared)| (v, shared as f32 / (sizes[u] * sizes[v as usize]).sqrt()))
             .filter(|&(_, sim)| sim.is_finite() && sim > 0.0)
             .collect();
         let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));

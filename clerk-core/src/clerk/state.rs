@@ -99,6 +99,50 @@ impl State {
         }
         self.id_rank = rank;
     }
+
+    /// Extends [`id_rank`](Self::id_rank) to the products interned since it was built: a fold-in meets new
+    /// products one order at a time, and sorting every id again (5 ms for the 92,000 products of the Complete
+    /// Journey catalog) would be most of such a fold-in. Each new id is placed among the others by binary
+    /// search and the others' ranks shift past the new ones: the ranks [`rank_ids`](Self::rank_ids) gives.
+    pub(crate) fn rank_new_ids(&mut self) {
+        let ids = self.products.ids();
+        let old = self.id_rank.len();
+        if old >= ids.len() {
+            return;
+        }
+        if old < 2 * (ids.len() - old) {
+            // Mostly new: sorting them all is as quick.
+            self.rank_ids();
+            return;
+        }
+        let mut by_id = vec![0u32; old];
+        for (p, &r) in self.id_rank.iter().enumerate() {
+            by_id[r as usize] = p as u32;
+        }
+        let mut new: Vec<u32> = (old as u32..ids.len() as u32).collect();
+        new.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+        // Where each new id goes among the old ones, in id order.
+        let at: Vec<usize> =
+            new.iter().map(|&p| by_id.partition_point(|&q| ids[q as usize] < ids[p as usize])).collect();
+        // Old ranks shift by the new ids before them.
+        let mut shift = vec![0u32; old + 1];
+        for &a in &at {
+            shift[a] += 1;
+        }
+        let mut before = 0;
+        for s in &mut shift {
+            before += *s;
+            *s = before;
+        }
+        for r in &mut self.id_rank {
+            // New ids placed at `a` go before the old id of rank `a`.
+            *r += shift[*r as usize];
+        }
+        self.id_rank.resize(ids.len(), 0);
+        for (k, (&p, &a)) in new.iter().zip(&at).enumerate() {
+            self.id_rank[p as usize] = (a + k) as u32;
+        }
+    }
 }
 
 impl State {
@@ -159,7 +203,7 @@ impl State {
             return Err("similar customers' products out of range".into());
         }
         let product = |p: u32| (p as usize) < n;
-        let rows_ok = |rows: &[Vec<(u32, u32)>]| rows.iter().flatten().all(|&(j, _)| product(j));
+        let rows_ok = |rows: &[super::counts::Row]| rows.iter().all(|row| row.iter().all(|(j, _)| product(j)));
         if !rows_ok(&self.together.rows) || !rows_ok(&self.next.rows) || !rows_ok(&self.regulars.rows) {
             return Err("pair counts name an unknown product".into());
         }
@@ -176,5 +220,35 @@ impl State {
             return Err("catalog keys out of range".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Ranking the ids of new products among the others gives the ranks of sorting them all.
+        #[test]
+        fn ranks_of_new_ids_are_those_of_sorting_all(
+            ids in prop::collection::vec("[a-e]{1,3}", 0..60),
+            first in any::<prop::sample::Index>(),
+        ) {
+            let first = first.index(ids.len() + 1);
+            let mut s = State::default();
+            for id in &ids[..first] {
+                s.products.intern(id);
+            }
+            s.rank_ids();
+            for id in &ids[first..] {
+                s.products.intern(id);
+            }
+            s.rank_new_ids();
+            let incremental = s.id_rank.clone();
+            s.rank_ids();
+            prop_assert_eq!(incremental, s.id_rank);
+        }
     }
 }

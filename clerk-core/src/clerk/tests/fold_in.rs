@@ -5,8 +5,10 @@
 //! full analysis; related lists recomputed for the touched products; the other lists keep scores computed with the
 //! older order total.
 
-use super::super::relations::{self, NEXT, SAME_CUSTOMERS, TOGETHER};
+use super::super::counts::PairCounts;
+use super::super::relations::{self, listed_count, rows_with, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::super::state::State;
+use super::super::{Inner, AUDIENCE_KINDS};
 use super::*;
 
 /// A shop with its orders split at a random point, the prefix holding at least `min_prefix` orders.
@@ -38,7 +40,9 @@ fn fold_and_full(shop: &Shop, k: usize, settings: &Settings) -> (ClerkCore, Cler
     (folded, full)
 }
 
-fn rows(mut rows: Vec<Vec<(u32, u32)>>) -> Vec<Vec<(u32, u32)>> {
+/// The rows of pair counts, without the empty rows at the end (of products the last orders brought).
+fn rows(counts: &PairCounts) -> Vec<Vec<(u32, u32)>> {
+    let mut rows: Vec<Vec<(u32, u32)>> = counts.rows.iter().map(|row| row.iter().collect()).collect();
     while rows.last().is_some_and(Vec::is_empty) {
         rows.pop();
     }
@@ -57,9 +61,9 @@ fn assert_counts_equal(a: &State, b: &State) {
     assert_eq!(a.indexable, b.indexable);
     assert_eq!(a.orders, b.orders, "orders");
     assert_eq!(a.product_orders, b.product_orders, "orders per product");
-    assert_eq!(rows(a.together.rows.clone()), rows(b.together.rows.clone()), "bought-together counts");
+    assert_eq!(rows(&a.together), rows(&b.together), "bought-together counts");
     assert_eq!(a.window_orders, b.window_orders, "orders per product in next windows");
-    assert_eq!(rows(a.next.rows.clone()), rows(b.next.rows.clone()), "bought-next counts");
+    assert_eq!(rows(&a.next), rows(&b.next), "bought-next counts");
     assert_eq!(a.customer_orders, b.customer_orders, "orders per customer");
     assert_eq!(a.buyers, b.buyers, "buyers per product");
     assert_eq!(a.repeat_buyers, b.repeat_buyers, "repeat buyers per product");
@@ -191,6 +195,45 @@ proptest! {
     fn fold_in_counts_equal_a_full_analysis_for_any_split((shop, k, settings) in split_strategy(0..40, 0, settings_strategy())) {
         let (folded, full) = fold_and_full(&shop, k, &settings);
         assert_counts_equal(&folded.read().state, &full.read().state);
+    }
+
+    /// The leads to each product (who leads to it, with the count of each list holding it) and the ranks of
+    /// product ids a fold-in keeps up to date are those a load rebuilds, whether the orders come one at a time
+    /// or together; and every listed score reads back the count it was computed from (what rescaling a row
+    /// relies on).
+    #[test]
+    fn fold_in_keeps_the_leads_a_load_rebuilds(
+        (shop, k, settings) in split_strategy(0..40, 0, settings_strategy()),
+        one_at_a_time in any::<bool>(),
+    ) {
+        let folded = ClerkCore::new(settings).analysed(&dataset(&shop.products, &shop.orders[..k]));
+        if one_at_a_time {
+            for order in &shop.orders[k..] {
+                folded.fold_in(std::slice::from_ref(order)).unwrap();
+            }
+        } else {
+            folded.fold_in(&shop.orders[k..]).unwrap();
+        }
+        let inner = folded.read();
+        let rebuilt = Inner::new(inner.state.clone());
+        prop_assert_eq!(&inner.state.id_rank, &rebuilt.state.id_rank, "ranks of new products' ids");
+        prop_assert_eq!(&inner.incoming, &rebuilt.incoming);
+        prop_assert_eq!(&inner.buyers_of, &rebuilt.buyers_of);
+        let s = &inner.state;
+        for kind in AUDIENCE_KINDS {
+            let counts = match kind {
+                TOGETHER => &s.together,
+                NEXT => &s.next,
+                _ => &s.regulars,
+            };
+            for (i, row) in s.related[kind].iter().enumerate() {
+                let i = i as u32;
+                for &(j, x) in row {
+                    prop_assert_eq!(listed_count(s, kind, i, j, x, rows_with(s, kind, i)), counts.get(i, j));
+                    prop_assert_eq!(relations::pair_score(s, kind, i, j), Some(x));
+                }
+            }
+        }
     }
 }
 

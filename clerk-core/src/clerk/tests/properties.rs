@@ -121,10 +121,10 @@ fn model_counts(model: &ClerkCore) -> Counts {
     let s = &inner.state;
     let id = |p: usize| s.products.ids()[p].to_string();
     let per_product = |v: &[u32]| v.iter().enumerate().filter(|(_, n)| **n > 0).map(|(p, n)| (id(p), *n)).collect();
-    let pairs = |rows: &[Vec<(u32, u32)>]| {
+    let pairs = |rows: &[super::super::counts::Row]| {
         rows.iter()
             .enumerate()
-            .flat_map(|(i, row)| row.iter().map(move |&(j, n)| ((i, j as usize), n)))
+            .flat_map(|(i, row)| row.iter().map(move |(j, n)| ((i, j as usize), n)))
             .map(|((i, j), n)| ((id(i), id(j)), n))
             .collect()
     };
