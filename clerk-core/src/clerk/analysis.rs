@@ -111,8 +111,9 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     drop((regulars, regulars_t));
     lap(&format!("regulars ({} pairs)", s.regulars.rows.iter().map(super::counts::Row::len).sum::<usize>()));
     s.similar = super::similar::neighbours(&s.history, n_products, settings, threads);
+    lap("similar customers: neighbours");
     s.similar_lists = super::similar::all_lists(&s, settings, threads);
-    lap("similar customers");
+    lap("similar customers: what they bought");
     popularity(data, &orders, settings, &mut s);
     lap("histories and popularity");
     relations::rebuild_all(&mut s, settings);

@@ -126,16 +126,30 @@ pub(crate) fn bought_by_neighbours(
     sums: &mut Vec<f32>,
     touched: &mut Vec<u32>,
 ) -> SimilarLists {
+    let history = |v: u32| s.history[v as usize].iter().map(|h| h.product);
+    bought_by_neighbours_of(s, c, neighbours, history, limit, sums, touched)
+}
+
+/// [`bought_by_neighbours`], reading each neighbour's products from `products_of`.
+fn bought_by_neighbours_of<I: Iterator<Item = u32>>(
+    s: &State,
+    c: u32,
+    neighbours: &[(u32, f32)],
+    products_of: impl Fn(u32) -> I,
+    limit: usize,
+    sums: &mut Vec<f32>,
+    touched: &mut Vec<u32>,
+) -> SimilarLists {
     if sums.len() < s.n_products() {
         sums.resize(s.n_products(), 0.0);
     }
     for &(v, sim) in neighbours {
-        for h in &s.history[v as usize] {
-            let p = h.product as usize;
-            if sums[p] == 0.0 {
-                touched.push(h.product);
+        for p in products_of(v) {
+            let sum = &mut sums[p as usize];
+            if *sum == 0.0 {
+                touched.push(p);
             }
-            sums[p] += sim;
+            *sum += sim;
         }
     }
     let best = |sums: &[f32]| {
@@ -171,8 +185,13 @@ pub(crate) struct SimilarLists {
 pub(crate) fn all_lists(s: &State, settings: &Settings, threads: usize) -> Vec<SimilarLists> {
     let n = s.similar.len();
     let limit = settings.similar_products;
+    // Each history is read by some fifty customers: a copy of its products alone is an eighth of the memory
+    // to stream.
+    let products: Vec<Vec<u32>> = s.history.iter().map(|h| h.iter().map(|x| x.product).collect()).collect();
+    let products = &products;
     let one = |c: usize, sums: &mut Vec<f32>, touched: &mut Vec<u32>| {
-        bought_by_neighbours(s, c as u32, &s.similar[c], limit, sums, touched)
+        let of = |v: u32| products[v as usize].iter().copied();
+        bought_by_neighbours_of(s, c as u32, &s.similar[c], of, limit, sums, touched)
     };
     let threads = threads.clamp(1, 64).min(n.max(1));
     if threads == 1 || limit == 0 {
