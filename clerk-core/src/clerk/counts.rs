@@ -413,40 +413,14 @@ pub(crate) fn map_rows<T: Send + Default + Clone>(
     finish: impl Fn(usize, &[(u32, u32)]) -> T + Sync,
 ) -> Vec<T> {
     // One row per product: the outer dimension of the product-major (CSC) incidence matrix.
-    let n = left_t.outer_dims();
     let width = right.cols();
-    let threads = threads.clamp(1, 64).min(n.max(1));
-    if threads == 1 {
-        let mut scratch = Scratch::new(width);
-        return (0..n).map(|i| finish(i, scratch.row(i, left_t, right))).collect();
-    }
-    // Rows are handed out in interleaved blocks so that the heavy (popular) rows spread over the threads.
-    let finish = &finish;
-    let mut parts: Vec<Vec<(usize, T)>> = Vec::new();
-    std::thread::scope(|s| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                s.spawn(move || {
-                    let mut scratch = Scratch::new(width);
-                    let mut out = Vec::new();
-                    let mut block = t * BLOCK;
-                    while block < n {
-                        for i in block..(block + BLOCK).min(n) {
-                            out.push((i, finish(i, scratch.row(i, left_t, right))));
-                        }
-                        block += threads * BLOCK;
-                    }
-                    out
-                })
-            })
-            .collect();
-        parts = handles.into_iter().map(|h| h.join().unwrap_or_default()).collect();
-    });
-    let mut rows = vec![T::default(); n];
-    for (i, row) in parts.into_iter().flatten() {
-        rows[i] = row;
-    }
-    rows
+    super::parallel::map_indexed(
+        left_t.outer_dims(),
+        threads,
+        BLOCK,
+        || Scratch::new(width),
+        |i, scratch| finish(i, scratch.row(i, left_t, right)),
+    )
 }
 
 const BLOCK: usize = 256;

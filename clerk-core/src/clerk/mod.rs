@@ -10,6 +10,7 @@ mod analysis;
 mod counts;
 mod fold_in;
 mod llr;
+mod parallel;
 mod relations;
 mod settings;
 mod similar;

@@ -292,35 +292,30 @@ pub(crate) type RelatedRows = [Vec<Vec<(u32, f32)>>; 4];
 pub(crate) fn rebuild_all(s: &mut State, settings: &Settings) {
     let n = s.n_products();
     let groups = Groups::new(s);
-    let threads = threads(settings).clamp(1, 64);
     let state = &*s;
     let groups = &groups;
-    let chunk = n.div_ceil(threads).max(1);
-    let mut parts: Vec<RelatedRows> = Vec::new();
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..n)
-            .step_by(chunk)
-            .map(|from| {
-                scope.spawn(move || {
-                    let to = (from + chunk).min(n);
-                    let mut out: RelatedRows = Default::default();
-                    let mut scratch = Scratch::new(n);
-                    for i in from as u32..to as u32 {
-                        out[TOGETHER].push(association_row(state, settings, TOGETHER, i));
-                        out[NEXT].push(association_row(state, settings, NEXT, i));
-                        out[ALTERNATIVE].push(alternative_row(state, settings, groups, &mut scratch, i));
-                        out[SAME_CUSTOMERS].push(association_row(state, settings, SAME_CUSTOMERS, i));
-                    }
-                    out
-                })
-            })
-            .collect();
-        parts = handles.into_iter().map(|h| h.join().unwrap_or_default()).collect();
-    });
+    let rows: Vec<[Vec<(u32, f32)>; 4]> = super::parallel::map_indexed(
+        n,
+        threads(settings),
+        256,
+        || Scratch::new(n),
+        |i, scratch| {
+            let i = i as u32;
+            let mut row: [Vec<(u32, f32)>; 4] = Default::default();
+            row[TOGETHER] = association_row(state, settings, TOGETHER, i);
+            row[NEXT] = association_row(state, settings, NEXT, i);
+            row[ALTERNATIVE] = alternative_row(state, settings, groups, scratch, i);
+            row[SAME_CUSTOMERS] = association_row(state, settings, SAME_CUSTOMERS, i);
+            row
+        },
+    );
     let mut related: RelatedRows = Default::default();
-    for part in parts {
-        for (k, rows) in part.into_iter().enumerate() {
-            related[k].extend(rows);
+    for kind in &mut related {
+        kind.reserve_exact(n);
+    }
+    for row in rows {
+        for (k, list) in row.into_iter().enumerate() {
+            related[k].push(list);
         }
     }
     s.related = related;

@@ -61,17 +61,7 @@ pub(crate) fn neighbours(
     let by_customer = by_product.to_csc();
     let sizes: Vec<f32> = history.iter().map(|h| h.len() as f32).collect();
     map_rows(&by_customer, &by_product, threads, |u, row| {
-        let mut best: Vec<(u32, f32)> = row
-            .iter()
-            .map(|&(v, shared)| (v, shared as f32 / (sizes[u] * sizes[v as usize]).sqrt()))
-            .filter(|&(_, sim)| sim.is_finite() && sim > 0.0)
-            .collect();
-        let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
-        if best.len() > k {
-            best.select_nth_unstable_by(k, order);
-            best.truncate(k);
-        }
-        best.sort_unstable_by(order);
+        let mut best = best_k(row.iter().map(|&(v, shared)| (v, shared, sizes[u] * sizes[v as usize])), k);
         best.shrink_to_fit();
         best
     })
@@ -101,9 +91,14 @@ pub(crate) fn neighbours_of(
         }
     }
     let size = own.len() as f32;
-    let mut best: Vec<(u32, f32)> = shared
-        .into_iter()
-        .map(|(v, n)| (v, n as f32 / (size * history[v as usize].len() as f32).sqrt()))
+    best_k(shared.into_iter().map(|(v, n)| (v, n, size * history[v as usize].len() as f32)), k)
+}
+
+/// The `k` most similar of `(customer, products shared, product of the two set sizes)`, by cosine, best first
+/// (ties by index): the one place both the analysis and a single customer's look-up score neighbours.
+fn best_k(candidates: impl Iterator<Item = (u32, u32, f32)>, k: usize) -> Vec<(u32, f32)> {
+    let mut best: Vec<(u32, f32)> = candidates
+        .map(|(v, shared, sizes)| (v, shared as f32 / sizes.sqrt()))
         .filter(|&(_, sim)| sim.is_finite() && sim > 0.0)
         .collect();
     let order = |a: &(u32, f32), b: &(u32, f32)| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0));
@@ -193,40 +188,17 @@ pub(crate) fn all_lists(s: &State, settings: &Settings, threads: usize) -> Vec<S
         let of = |v: u32| products[v as usize].iter().copied();
         bought_by_neighbours_of(s, c as u32, &s.similar[c], of, limit, sums, touched)
     };
-    let threads = threads.clamp(1, 64).min(n.max(1));
-    if threads == 1 || limit == 0 {
-        let (mut sums, mut touched) = (Vec::new(), Vec::new());
-        return (0..n)
-            .map(|c| if limit == 0 { SimilarLists::default() } else { one(c, &mut sums, &mut touched) })
-            .collect();
+    if limit == 0 {
+        return vec![SimilarLists::default(); n];
     }
-    const BLOCK: usize = 64;
-    let one = &one;
-    let mut out = vec![SimilarLists::default(); n];
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = (0..threads)
-            .map(|t| {
-                scope.spawn(move || {
-                    let (mut sums, mut touched) = (Vec::new(), Vec::new());
-                    let mut part = Vec::new();
-                    let mut block = t * BLOCK;
-                    while block < n {
-                        for c in block..(block + BLOCK).min(n) {
-                            part.push((c, one(c, &mut sums, &mut touched)));
-                        }
-                        block += threads * BLOCK;
-                    }
-                    part
-                })
-            })
-            .collect();
-        for h in handles {
-            for (c, lists) in h.join().unwrap_or_default() {
-                out[c] = lists;
-            }
-        }
-    });
-    out
+    // Blocks of customers, not of products: a customer's lists cost far more than a pair-count row.
+    super::parallel::map_indexed(
+        n,
+        threads,
+        64,
+        || (Vec::new(), Vec::new()),
+        |c, (sums, touched)| one(c, sums, touched),
+    )
 }
 
 #[cfg(test)]
