@@ -31,16 +31,12 @@ use clerk::core::store::DataStoreExt;
 use clerk::core::synthetic::{ShopConfig, SyntheticShop};
 use clerk::core::{Dataset, IntentModel, MemoryStore, Timestamp};
 use clerk::evaluation::Split;
-use clerk::sync::csv::OrderField;
-use common::{column_flag, machine, order_mapping, peak_rss_mb, reset_peak_rss, rss_mb, Latency};
+use common::{machine, peak_rss_mb, reset_peak_rss, rss_mb, Latency};
 use futures::TryStreamExt;
 use serde_json::{json, Value};
 
 struct Args {
-    orders: Option<String>,
-    catalog: Option<String>,
-    columns: Vec<(OrderField, String)>,
-    line_total: bool,
+    source: common::Source,
     cutoff: String,
     fold_in: usize,
     scales: Vec<f64>,
@@ -59,10 +55,7 @@ fn usage() -> ! {
 
 fn parse_args() -> Args {
     let mut args = Args {
-        orders: None,
-        catalog: None,
-        columns: Vec::new(),
-        line_total: false,
+        source: common::Source::default(),
         cutoff: "2017-12-04 00:00:00".into(),
         fold_in: 1000,
         scales: vec![1.0, 2.0, 4.0],
@@ -72,14 +65,10 @@ fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
-        if let Some(field) = column_flag(&flag) {
-            args.columns.push((field, value()));
+        if args.source.take(&flag, &mut value) {
             continue;
         }
         match flag.as_str() {
-            "--orders" => args.orders = Some(value()),
-            "--catalog" => args.catalog = Some(value()),
-            "--line-total" => args.line_total = true,
             "--cutoff" => args.cutoff = value(),
             "--fold-in" => args.fold_in = value().parse().unwrap_or_else(|_| usage()),
             "--scales" => {
@@ -173,8 +162,8 @@ fn real(args: &Args, orders_path: &str) -> Value {
     });
     let store = Arc::new(MemoryStore::new());
     let started = Instant::now();
-    let mapping = order_mapping(&args.columns, args.line_total);
-    futures::executor::block_on(common::import(store.clone(), orders_path, args.catalog.as_deref(), mapping));
+    let mapping = args.source.mapping();
+    futures::executor::block_on(common::import(store.clone(), orders_path, args.source.catalog.as_deref(), mapping));
     let import_s = started.elapsed().as_secs_f64();
     let (products, orders): (Vec<_>, Vec<Order>) = futures::executor::block_on(async {
         let products: Vec<_> = store.all_products(4096).try_collect().await.expect("memory store");
@@ -301,7 +290,7 @@ fn main() {
         println!("{}", run_scale(factor));
         return;
     }
-    let real = args.orders.as_deref().map(|path| real(&args, path));
+    let real = args.source.orders.as_deref().map(|path| real(&args, path));
     let exe = std::env::current_exe().expect("own path");
     let mut scales = Vec::new();
     if !args.scales.is_empty() {

@@ -35,15 +35,11 @@ use clerk::core::intern::FxHashMap;
 use clerk::core::model::{Relation, Scored};
 use clerk::core::synthetic::{ShopConfig, SyntheticShop};
 use clerk::core::{Dataset, IntentModel, MemoryStore};
-use clerk::sync::csv::OrderField;
-use common::{column_flag, machine, order_mapping, peak_rss_mb, Latency, Rng, Weighted};
+use common::{machine, peak_rss_mb, Latency, Rng, Weighted};
 use serde_json::{json, Value};
 
 struct Args {
-    orders: Option<String>,
-    catalog: Option<String>,
-    columns: Vec<(OrderField, String)>,
-    line_total: bool,
+    source: common::Source,
     queries: usize,
     warmup: usize,
     seconds: f64,
@@ -64,10 +60,7 @@ fn usage() -> ! {
 
 fn parse_args() -> Args {
     let mut args = Args {
-        orders: None,
-        catalog: None,
-        columns: Vec::new(),
-        line_total: false,
+        source: common::Source::default(),
         queries: 2000,
         warmup: 200,
         seconds: 0.5,
@@ -79,14 +72,10 @@ fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
-        if let Some(field) = column_flag(&flag) {
-            args.columns.push((field, value()));
+        if args.source.take(&flag, &mut value) {
             continue;
         }
         match flag.as_str() {
-            "--orders" => args.orders = Some(value()),
-            "--catalog" => args.catalog = Some(value()),
-            "--line-total" => args.line_total = true,
             "--queries" => args.queries = value().parse().unwrap_or_else(|_| usage()),
             "--warmup" => args.warmup = value().parse().unwrap_or_else(|_| usage()),
             "--seconds" => args.seconds = value().parse().unwrap_or_else(|_| usage()),
@@ -367,11 +356,15 @@ fn main() {
     let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
     let store = Arc::new(MemoryStore::new());
     let started = Instant::now();
-    let dataset_name = match &args.orders {
+    let dataset_name = match &args.source.orders {
         Some(orders) => {
-            let mapping = order_mapping(&args.columns, args.line_total);
-            let reports =
-                futures::executor::block_on(common::import(store.clone(), orders, args.catalog.as_deref(), mapping));
+            let mapping = args.source.mapping();
+            let reports = futures::executor::block_on(common::import(
+                store.clone(),
+                orders,
+                args.source.catalog.as_deref(),
+                mapping,
+            ));
             for r in &reports {
                 eprintln!("{r}");
             }
@@ -409,7 +402,7 @@ fn main() {
         engine_mb
     );
     let filter = args.filter.clone().unwrap_or_else(|| {
-        if args.catalog.is_some() {
+        if args.source.catalog.is_some() {
             "brand = 'National' and department in ['GROCERY', 'DRUG GM']".to_owned()
         } else {
             "price < 5 and in_stock = true".to_owned()

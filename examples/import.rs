@@ -17,15 +17,12 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use clerk::core::{DataStore, MemoryStore};
-use clerk::sync::csv::{CsvCatalogImporter, CsvOrderImporter, OrderField, ProductMapping};
+use clerk::sync::csv::{CsvCatalogImporter, CsvOrderImporter, ProductMapping};
 use clerk::sync::{CoreImporter, DataHealth, SyncMode};
-use common::{column_flag, order_mapping, peak_rss_mb};
+use common::peak_rss_mb;
 
 struct Args {
-    orders: String,
-    catalog: Option<String>,
-    columns: Vec<(OrderField, String)>,
-    line_total: bool,
+    source: common::Source,
     health: bool,
     baseline: bool,
 }
@@ -39,31 +36,20 @@ fn usage() -> ! {
 }
 
 fn parse_args() -> Args {
-    let mut args = Args {
-        orders: String::new(),
-        catalog: None,
-        columns: Vec::new(),
-        line_total: false,
-        health: true,
-        baseline: false,
-    };
+    let mut args = Args { source: common::Source::default(), health: true, baseline: false };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
-        if let Some(field) = column_flag(&flag) {
-            args.columns.push((field, value()));
+        if args.source.take(&flag, &mut value) {
             continue;
         }
         match flag.as_str() {
-            "--orders" => args.orders = value(),
-            "--catalog" => args.catalog = Some(value()),
-            "--line-total" => args.line_total = true,
             "--no-health" => args.health = false,
             "--baseline" => args.baseline = true,
             _ => usage(),
         }
     }
-    if args.orders.is_empty() {
+    if args.source.orders.is_none() {
         usage()
     }
     args
@@ -71,13 +57,14 @@ fn parse_args() -> Args {
 
 fn main() {
     let args = parse_args();
-    let mapping = order_mapping(&args.columns, args.line_total);
+    let mapping = args.source.mapping();
+    let orders = args.source.orders.as_deref().unwrap_or_default();
     // The baseline: the same file read through the same gzip + CSV reader without mapping or storing, measured in
     // the same run (the machine is noisy, the ratio is steadier than the absolute figure).
     let baseline = args.baseline.then(|| {
         let started = Instant::now();
-        let rows = clerk::sync::csv::count_rows(&args.orders).unwrap_or_else(|e| {
-            eprintln!("cannot read {}: {e}", args.orders);
+        let rows = clerk::sync::csv::count_rows(orders).unwrap_or_else(|e| {
+            eprintln!("cannot read {orders}: {e}");
             std::process::exit(1)
         });
         rows as f64 / started.elapsed().as_secs_f64()
@@ -87,13 +74,13 @@ fn main() {
     futures::executor::block_on(async {
         let started = Instant::now();
         let mut reports = Vec::new();
-        if let Some(catalog) = &args.catalog {
+        if let Some(catalog) = &args.source.catalog {
             let mut importer = CsvCatalogImporter::from_path("catalog", catalog, ProductMapping::complete_journey());
             let report = core.sync(&mut importer, SyncMode::Full).await;
             println!("{report}");
             reports.push(report);
         }
-        let mut importer = CsvOrderImporter::from_path("orders", &args.orders, mapping);
+        let mut importer = CsvOrderImporter::from_path("orders", orders, mapping);
         let report = core.sync(&mut importer, SyncMode::Full).await;
         let seconds = started.elapsed().as_secs_f64();
         println!("{report}");

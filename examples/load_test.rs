@@ -31,20 +31,16 @@ use clerk::api::{Context, Query, Request, Segment, Window};
 use clerk::core::domain::{Order, Timestamp, DAY};
 use clerk::core::synthetic::{ShopConfig, SyntheticShop};
 use clerk::core::{DataStore, MemoryStore};
-use clerk::sync::csv::OrderField;
 use clerk::sync::RealtimeUpdate;
 use clerk::Clerk;
-use common::{column_flag, machine, order_mapping, peak_rss_mb, Latency, Rng, Weighted};
+use common::{machine, peak_rss_mb, Latency, Rng, Weighted};
 use futures::executor::block_on;
 use serde_json::json;
 
 const KINDS: [&str; 6] = ["alternatives", "complementary", "customer_picks", "discovery", "popular", "audience"];
 
 struct Args {
-    orders: Option<String>,
-    catalog: Option<String>,
-    columns: Vec<(OrderField, String)>,
-    line_total: bool,
+    source: common::Source,
     scale: f64,
     seconds: f64,
     tasks: usize,
@@ -64,10 +60,7 @@ fn usage() -> ! {
 
 fn parse_args() -> Args {
     let mut a = Args {
-        orders: None,
-        catalog: None,
-        columns: Vec::new(),
-        line_total: false,
+        source: common::Source::default(),
         scale: 1.0,
         seconds: 20.0,
         tasks: 4,
@@ -78,14 +71,10 @@ fn parse_args() -> Args {
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
         let mut value = || it.next().unwrap_or_else(|| usage());
-        if let Some(field) = column_flag(&flag) {
-            a.columns.push((field, value()));
+        if a.source.take(&flag, &mut value) {
             continue;
         }
         match flag.as_str() {
-            "--orders" => a.orders = Some(value()),
-            "--catalog" => a.catalog = Some(value()),
-            "--line-total" => a.line_total = true,
             "--scale" => a.scale = value().parse().unwrap_or_else(|_| usage()),
             "--seconds" => a.seconds = value().parse().unwrap_or_else(|_| usage()),
             "--tasks" => a.tasks = value().parse().unwrap_or_else(|_| usage()),
@@ -165,10 +154,10 @@ fn main() {
     let started = Instant::now();
     let store = Arc::new(MemoryStore::new());
     let source = block_on(async {
-        match &args.orders {
+        match &args.source.orders {
             Some(path) => {
-                let mapping = order_mapping(&args.columns, args.line_total);
-                let reports = common::import(store.clone(), path, args.catalog.as_deref(), mapping).await;
+                let mapping = args.source.mapping();
+                let reports = common::import(store.clone(), path, args.source.catalog.as_deref(), mapping).await;
                 for r in &reports {
                     eprintln!("{r}");
                 }

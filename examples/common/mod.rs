@@ -1,6 +1,6 @@
-//! Helpers shared by the examples `import`, `bench` and `analysis_bench`: the order column flags and their
-//! mapping, importing a CSV order file (+ Complete Journey catalog) into a store, peak memory, a seeded random
-//! generator and latency percentiles. Not every example uses every helper.
+//! Helpers shared by the examples `import`, `bench`, `analysis_bench` and `load_test`: the data-source and
+//! column flags and their mapping, importing a CSV order file (+ Complete Journey catalog) into a store, peak
+//! memory, a seeded random generator and latency percentiles. Not every example uses every helper.
 #![allow(dead_code, unreachable_pub)]
 
 use std::sync::Arc;
@@ -24,6 +24,42 @@ pub fn column_flag(flag: &str) -> Option<OrderField> {
         "--price-col" => OrderField::UnitPrice,
         _ => return None,
     })
+}
+
+/// The data-source flags of the examples that import an order file: `--orders`, `--catalog`, the column flags
+/// and `--line-total`.
+#[derive(Debug, Default)]
+pub struct Source {
+    /// The order lines (CSV, gzip allowed).
+    pub orders: Option<String>,
+    /// The catalog (Complete Journey mapping).
+    pub catalog: Option<String>,
+    /// Column flags, in the order given.
+    pub columns: Vec<(OrderField, String)>,
+    /// Whether the price column holds the whole line's price.
+    pub line_total: bool,
+}
+
+impl Source {
+    /// Takes `flag`, reading its value with `value`, when it is a data-source flag; `false` for any other.
+    pub fn take(&mut self, flag: &str, value: impl FnOnce() -> String) -> bool {
+        if let Some(field) = column_flag(flag) {
+            self.columns.push((field, value()));
+            return true;
+        }
+        match flag {
+            "--orders" => self.orders = Some(value()),
+            "--catalog" => self.catalog = Some(value()),
+            "--line-total" => self.line_total = true,
+            _ => return false,
+        }
+        true
+    }
+
+    /// The order mapping of the column flags ([`order_mapping`]).
+    pub fn mapping(&self) -> OrderMapping {
+        order_mapping(&self.columns, self.line_total)
+    }
 }
 
 /// The order mapping of the column flags: defaults `customer_id, order_id, product_id, quantity, timestamp,
