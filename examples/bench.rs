@@ -15,8 +15,8 @@
 //! two threads sharing (cloning) the engine.
 //!
 //! Baselines, same run, same inputs: a hash-map lookup of the product id (ns per lookup), and the model calls
-//! alone (`related`, `customer_affinity`, `audience`, and the calls one `customer_picks` makes: affinity, three
-//! set look-ups over its best items, and what similar customers bought): queries are read as ratios to them (product kinds to `related`,
+//! alone (`related`, `customer_affinity`, `audience`, and the calls one `customer_picks` makes with the default
+//! blend: affinity and what similar customers bought, plus set look-ups when it weighs the history's complements): queries are read as ratios to them (product kinds to `related`,
 //! customer kinds to the picks' model calls, audiences to `audience`), since the machine's speed varies with its
 //! load. `--kinds` is `--only`. A readable table goes to stderr, one JSON object to stdout. `--dump FILE` writes every
 //! sampled request's answer to FILE, one JSON line each (kind, request, answer or error): two builds that must
@@ -433,16 +433,21 @@ fn main() {
     let affinity = Latency::of(&mut time_each(&sample_customers, warmup, |c| {
         black_box(model.customer_affinity(c, None, 100));
     }));
-    // The model calls of one `customer_picks` alone (default blend): affinity, then its best items as seeds of
-    // one set look-up per relation, and what similar customers bought.
+    // The model calls of one `customer_picks` alone (default blend): affinity, what similar customers bought,
+    // and, when the blend weighs the history's complements, one set look-up per relation over its best items.
     let blend = clerk::api::Blend::default();
     let picks_model = Latency::of(&mut time_each(&sample_customers, warmup, |c| {
         let aff = model.customer_affinity(c, None, blend.depth);
-        let top = aff.first().map_or(1.0, |s| s.score);
-        let seeds: Vec<Scored> =
-            aff.iter().take(blend.history_seeds).map(|s| Scored { id: s.id.clone(), score: s.score / top }).collect();
-        for r in [Relation::BoughtTogether, Relation::BoughtNext, Relation::SameCustomers] {
-            black_box(model.related_to_set(&seeds, r, blend.seed_depth, blend.depth));
+        if blend.picks_complementary > 0.0 {
+            let top = aff.first().map_or(1.0, |s| s.score);
+            let seeds: Vec<Scored> = aff
+                .iter()
+                .take(blend.history_seeds)
+                .map(|s| Scored { id: s.id.clone(), score: s.score / top })
+                .collect();
+            for r in [Relation::BoughtTogether, Relation::BoughtNext, Relation::SameCustomers] {
+                black_box(model.related_to_set(&seeds, r, blend.seed_depth, blend.depth));
+            }
         }
         black_box(model.bought_by_similar(c, false, blend.depth));
     }));
