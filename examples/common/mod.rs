@@ -118,6 +118,18 @@ pub fn rss_mb() -> Option<f64> {
     status_kb("VmRSS:").map(|kb| kb / 1024.0)
 }
 
+/// CPU time this process has used (user + system, all threads) in seconds, from `/proc/self/stat` (10 ms
+/// ticks). On a shared machine it moves less than wall time: time spent waiting for a core is not counted.
+pub fn cpu_seconds() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces, hence the last ')'): utime and stime are the
+    // 12th and 13th of them.
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: f64 = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / 100.0)
+}
+
 /// Resets the peak (`VmHWM`) to the current resident size (Linux >= 4.0); whether it worked.
 pub fn reset_peak_rss() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()

@@ -162,103 +162,169 @@ fn test_pair(settings: &Settings, c: u32, n_i: f64, n_j: f64, n: f64) -> Option<
 /// Bought together (`kind == TOGETHER`), bought next (`NEXT`) or same customers (`SAME_CUSTOMERS`) of product
 /// `i`: partners whose count is significant by LLR and above chance, scored by the conditional probability
 /// `count / rows with i` (rows: orders, or customers for whom `i` is a regular).
-pub(crate) fn association_row(s: &State, settings: &Settings, kind: usize, i: u32) -> Vec<(u32, f32)> {
+///
+/// The score of a partner grows with its count, so the row's best are its most counted significant partners:
+/// the partners that pass the cheap tests are taken best first and the LLR (a dozen logarithms) is computed
+/// only until the row is full, not for each of the thousands of partners of a best seller. The answer is the
+/// one of testing them all and keeping the best (`top`), ties included.
+///
+/// `partners` is [`partner_rows`] of `kind`.
+pub(crate) fn association_row(
+    s: &State,
+    settings: &Settings,
+    kind: usize,
+    partners: &[u32],
+    i: u32,
+) -> Vec<(u32, f32)> {
     let (counts, left, right, n) = tables(s, kind);
     let Some(row) = counts.rows.get(i as usize) else { return Vec::new() };
     let n_i = f64::from(left[i as usize]);
-    if n_i == 0.0 {
+    if n_i == 0.0 || settings.top_k == 0 {
         return Vec::new();
     }
-    let mut v: Vec<(u32, f32)> = Vec::new();
+    let min = settings.min_pair_count.max(1);
+    let mut cands: Vec<(u32, f32, u32)> = Vec::new();
     for block in row.blocks() {
-        v.extend(block.iter().filter(|&&(j, _)| s.indexable[j as usize]).filter_map(|&(j, c)| {
-            test_pair(settings, c, n_i, f64::from(right[j as usize]), n).map(|score| (j, score))
-        }));
+        for &(j, c) in block {
+            // The cheap tests of `test_pair` first: most pairs are seen once, or not above chance.
+            if c < min {
+                continue;
+            }
+            let n_j = partners[j as usize];
+            if n_j != UNLISTABLE && f64::from(c) * n > n_i * f64::from(n_j) {
+                cands.push((j, (f64::from(c) / n_i) as f32, c));
+            }
+        }
     }
-    top(s, v, settings.top_k)
+    let by_rank = by_rank(s);
+    let order = |a: &(u32, f32, u32), b: &(u32, f32, u32)| by_rank(&(a.0, a.1), &(b.0, b.1));
+    let mut kept: Vec<(u32, f32)> = Vec::with_capacity(settings.top_k.min(cands.len()));
+    let mut rest = &mut cands[..];
+    while kept.len() < settings.top_k && !rest.is_empty() {
+        // The next best few, sorted: usually all a row needs, since most partners this far up pass the LLR.
+        let take = (2 * (settings.top_k - kept.len())).max(FIRST_TESTED).min(rest.len());
+        if take < rest.len() {
+            rest.select_nth_unstable_by(take - 1, &order);
+        }
+        let (head, tail) = rest.split_at_mut(take);
+        head.sort_unstable_by(&order);
+        for &(j, score, c) in head.iter() {
+            if kept.len() == settings.top_k {
+                break;
+            }
+            if signed_llr(f64::from(c), n_i, f64::from(right[j as usize]), n) >= settings.min_llr {
+                kept.push((j, score));
+            }
+        }
+        rest = tail;
+    }
+    kept
 }
 
-/// Dense per-thread scratch for [`alternative_row`]: the query's pair counts by partner.
-pub(crate) struct Scratch {
-    together: Vec<u32>,
-    next: Vec<u32>,
-}
+/// The fewest candidates [`association_row`] sorts at a time (few in tests, so that rows take several rounds).
+const FIRST_TESTED: usize = if cfg!(test) { 1 } else { 16 };
 
-impl Scratch {
-    pub(crate) fn new(n: usize) -> Self {
-        Scratch { together: vec![0; n], next: vec![0; n] }
-    }
+/// A product [`partner_rows`] marks as never listed.
+const UNLISTABLE: u32 = u32::MAX;
+
+/// Rows holding each product on the partner side of relation `kind`, or [`UNLISTABLE`] for a product that is
+/// not indexable: an analysis tests tens of millions of pairs, each against both facts of a partner
+/// scattered over the catalog, and one vector holding both costs one cache miss instead of two.
+fn partner_rows(s: &State, kind: usize) -> Vec<u32> {
+    let right = tables(s, kind).2;
+    right.iter().zip(&s.indexable).map(|(&n, &listable)| if listable { n } else { UNLISTABLE }).collect()
 }
 
 /// Alternatives of product `i`: products serving the same need (catalog type, else category) or bought by the
 /// same customers at other times, scored by need match, shared buyers and popularity, and pushed down when
 /// bought in the same basket more than chance (complements are not substitutes).
-pub(crate) fn alternative_row(
-    s: &State,
-    settings: &Settings,
-    groups: &Groups,
-    scratch: &mut Scratch,
-    i: u32,
-) -> Vec<(u32, f32)> {
+pub(crate) fn alternative_row(s: &State, settings: &Settings, groups: &Groups, i: u32) -> Vec<(u32, f32)> {
     let iu = i as usize;
     let empty = super::counts::Row::default();
     let next_row = s.next.rows.get(iu).unwrap_or(&empty);
     let together_row = s.together.rows.get(iu).unwrap_or(&empty);
-    for (j, c) in next_row.iter() {
-        scratch.next[j as usize] = c;
-    }
-    for (j, c) in together_row.iter() {
-        scratch.together[j as usize] = c;
-    }
-    let mut cands: Vec<u32> = Vec::new();
+    let mut group: Vec<u32> = Vec::new();
     if s.need[iu] != NONE {
-        cands.extend(groups.members(s.need[iu]).iter().copied().take(GROUP_CANDIDATES));
+        group.extend(groups.members(s.need[iu]).iter().copied().take(GROUP_CANDIDATES));
+        group.sort_unstable();
     }
-    cands.extend(next_row.iter().filter(|&(_, c)| c >= settings.min_pair_count).map(|(j, _)| j));
-    cands.sort_unstable();
-    cands.dedup();
+    // Candidates: the need's best sellers and the frequent next-window partners, each with its next-window and
+    // basket counts. The three lists are sorted by product, so one forward walk joins them: the rows of best
+    // sellers hold tens of thousands of partners, and neither a search per candidate nor a dense scratch
+    // (filled and cleared per row) is needed.
+    let mut cands: Vec<(u32, u32)> = Vec::new();
+    let mut group = group.into_iter().peekable();
+    for (j, c) in next_row.iter() {
+        while let Some(g) = group.next_if(|&g| g < j) {
+            cands.push((g, 0));
+        }
+        let in_group = group.next_if_eq(&j).is_some();
+        if in_group || c >= settings.min_pair_count {
+            cands.push((j, c));
+        }
+    }
+    cands.extend(group.map(|g| (g, 0)));
+    let mut together = together_row.iter().peekable();
+    let mut together_count = |j: u32| {
+        while together.next_if(|&(k, _)| k < j).is_some() {}
+        together.next_if(|&(k, _)| k == j).map_or(0, |(_, c)| c)
+    };
     let n = s.orders.max(1) as f64;
-    let n_i = f64::from(s.product_orders[iu]).max(1.0);
-    let v: Vec<(u32, f32)> = cands
-        .into_iter()
-        .filter(|&j| j != i && s.indexable[j as usize])
-        .filter_map(|j| {
-            let ju = j as usize;
-            let need = if s.need[iu] != NONE && s.need[ju] == s.need[iu] {
-                1.0
-            } else if s.category[iu] != NONE && s.category[ju] == s.category[iu] {
-                0.3
-            } else {
-                0.0
-            };
-            let n_j = f64::from(s.product_orders[ju]).max(1.0);
-            // The next-window counts are near symmetric for products bought by the same customers over time.
-            let shared = 2.0 * f64::from(scratch.next[ju]) / (n_i * n_j).sqrt();
-            if need == 0.0 && shared < 0.05 {
-                return None;
-            }
-            let lift = f64::from(scratch.together[ju]) * n / (n_i * n_j);
-            let basket_penalty = 1.0 / (1.0 + lift);
-            let brand_bonus = if s.brand[iu] != NONE && s.brand[ju] != s.brand[iu] { 1.1 } else { 1.0 };
-            let popularity = (1.0 + n_j).ln();
-            let score = (need + shared) * basket_penalty * brand_bonus * popularity;
-            (score > 0.0 && score.is_finite()).then_some((j, score as f32))
-        })
-        .collect();
-    for (j, _) in next_row.iter() {
-        scratch.next[j as usize] = 0;
-    }
-    for (j, _) in together_row.iter() {
-        scratch.together[j as usize] = 0;
+    let me = groups.facts[iu];
+    let n_i = me.orders;
+    let mut v: Vec<(u32, f32)> = Vec::new();
+    for (j, next_count) in cands {
+        // Read in product order whatever the candidate's fate, so the walk over the basket row stays in step.
+        let together_count = together_count(j);
+        let other = &groups.facts[j as usize];
+        if j == i || !other.indexable {
+            continue;
+        }
+        let need = if me.need != NONE && other.need == me.need {
+            1.0
+        } else if me.category != NONE && other.category == me.category {
+            0.3
+        } else {
+            0.0
+        };
+        let n_j = other.orders;
+        // The next-window counts are near symmetric for products bought by the same customers over time.
+        let shared = 2.0 * f64::from(next_count) / (n_i * n_j).sqrt();
+        if need == 0.0 && shared < 0.05 {
+            continue;
+        }
+        let lift = f64::from(together_count) * n / (n_i * n_j);
+        let basket_penalty = 1.0 / (1.0 + lift);
+        let brand_bonus = if me.brand != NONE && other.brand != me.brand { 1.1 } else { 1.0 };
+        let score = (need + shared) * basket_penalty * brand_bonus * other.popularity;
+        if score > 0.0 && score.is_finite() {
+            v.push((j, score as f32));
+        }
     }
     top(s, v, settings.top_k)
 }
 
 const GROUP_CANDIDATES: usize = 200;
 
-/// Products of each need key, best sellers first.
+/// Products of each need key, best sellers first; and what [`alternative_row`] reads of each product.
 pub(crate) struct Groups {
     members: Vec<Vec<u32>>,
+    facts: Vec<Facts>,
+}
+
+/// What an alternative's score reads of a candidate, side by side: an analysis scores tens of millions of
+/// candidates scattered over the catalog, and reading each fact from its own per-product vector cost a cache
+/// miss per fact.
+#[derive(Clone, Copy)]
+struct Facts {
+    /// Orders holding the product, at least one.
+    orders: f64,
+    /// `ln(1 + orders)`: the popularity factor, computed once per product rather than per candidate.
+    popularity: f64,
+    need: u32,
+    category: u32,
+    brand: u32,
+    indexable: bool,
 }
 
 impl Groups {
@@ -277,7 +343,20 @@ impl Groups {
                     .then_with(|| ids[a as usize].cmp(&ids[b as usize]))
             });
         }
-        Groups { members }
+        let facts = (0..s.n_products())
+            .map(|p| {
+                let orders = f64::from(s.product_orders[p]).max(1.0);
+                Facts {
+                    orders,
+                    popularity: (1.0 + orders).ln(),
+                    need: s.need[p],
+                    category: s.category[p],
+                    brand: s.brand[p],
+                    indexable: s.indexable[p],
+                }
+            })
+            .collect();
+        Groups { members, facts }
     }
 
     fn members(&self, key: u32) -> &[u32] {
@@ -292,20 +371,22 @@ pub(crate) type RelatedRows = [Vec<Vec<(u32, f32)>>; 4];
 pub(crate) fn rebuild_all(s: &mut State, settings: &Settings) {
     let n = s.n_products();
     let groups = Groups::new(s);
+    let partners = [TOGETHER, NEXT, SAME_CUSTOMERS].map(|kind| partner_rows(s, kind));
+    let partners = &partners;
     let state = &*s;
     let groups = &groups;
     let rows: Vec<[Vec<(u32, f32)>; 4]> = super::parallel::map_indexed(
         n,
         threads(settings),
         256,
-        || Scratch::new(n),
-        |i, scratch| {
+        || (),
+        |i, _| {
             let i = i as u32;
             let mut row: [Vec<(u32, f32)>; 4] = Default::default();
-            row[TOGETHER] = association_row(state, settings, TOGETHER, i);
-            row[NEXT] = association_row(state, settings, NEXT, i);
-            row[ALTERNATIVE] = alternative_row(state, settings, groups, scratch, i);
-            row[SAME_CUSTOMERS] = association_row(state, settings, SAME_CUSTOMERS, i);
+            row[TOGETHER] = association_row(state, settings, TOGETHER, &partners[0], i);
+            row[NEXT] = association_row(state, settings, NEXT, &partners[1], i);
+            row[ALTERNATIVE] = alternative_row(state, settings, groups, i);
+            row[SAME_CUSTOMERS] = association_row(state, settings, SAME_CUSTOMERS, &partners[2], i);
             row
         },
     );

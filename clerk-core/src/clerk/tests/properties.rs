@@ -146,6 +146,32 @@ proptest! {
         prop_assert_eq!(model_counts(&model), naive_counts(&shop, &settings));
     }
 
+    /// Each association row (bought together, next, same customers) is the best `top_k` of every significant
+    /// pair of its counts, as testing each pair and ranking them all gives it: the analysis tests pairs best
+    /// first and stops when the row is full.
+    #[test]
+    fn association_rows_are_the_best_significant_pairs(shop in shop_strategy(MANY, true), settings in settings_strategy()) {
+        use super::super::relations::{self, NEXT, SAME_CUSTOMERS, TOGETHER};
+        let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
+        let inner = model.read();
+        let s = &inner.state;
+        for kind in [TOGETHER, NEXT, SAME_CUSTOMERS] {
+            let counts = match kind {
+                TOGETHER => &s.together,
+                NEXT => &s.next,
+                _ => &s.regulars,
+            };
+            for (i, row) in counts.rows.iter().enumerate() {
+                let i = i as u32;
+                let all: Vec<(u32, f32)> = row
+                    .iter()
+                    .filter_map(|(j, c)| relations::significant_pair(s, &settings, kind, i, j, c).map(|x| (j, x)))
+                    .collect();
+                prop_assert_eq!(&s.related[kind][i as usize], &relations::top(s, all, settings.top_k));
+            }
+        }
+    }
+
     /// The same for any shop, with fewer orders than products too.
     #[test]
     fn pair_counts_match_a_naive_count_with_few_orders(shop in shop_strategy(0..12, true), settings in settings_strategy()) {
