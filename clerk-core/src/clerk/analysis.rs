@@ -7,23 +7,36 @@ use super::state::{HistItem, State, NONE};
 use crate::data::Dataset;
 use crate::domain::{AttributeValue, DAY};
 
-/// The products of the orders that follow order `a` of one customer's time-ordered `orders`: the next
-/// `next_orders` orders, of those the ones after it and within the window. The same rule serves the full
-/// analysis and fold-in, so both count the same pairs.
-pub(crate) fn next_window<P: AsRef<[u32]>>(
-    orders: &[(i64, P)],
-    a: usize,
-    settings: &Settings,
-) -> std::collections::BTreeSet<u32> {
+/// The orders in the next window of order `a` of one customer's time-ordered `orders`: the next `next_orders`
+/// orders, of those the ones after it and within the window. The one rule of the full analysis and fold-in,
+/// so both count the same pairs.
+fn window_of<'o, P>(orders: &'o [(i64, P)], a: usize, settings: &Settings) -> impl Iterator<Item = &'o P> {
     let window = (settings.next_window_days * DAY as f64) as i64;
     let t = orders[a].0;
     orders[a + 1..]
         .iter()
         .take(settings.next_orders)
-        .take_while(|(tb, _)| *tb <= t + window)
-        .filter(|(tb, _)| *tb > t)
-        .flat_map(|(_, ps)| ps.as_ref().iter().copied())
-        .collect()
+        .take_while(move |(tb, _)| *tb <= t + window)
+        .filter(move |(tb, _)| *tb > t)
+        .map(|(_, ps)| ps)
+}
+
+/// The products of the orders in the next window of order `a` (see [`window_of`]).
+pub(crate) fn next_window<P: AsRef<[u32]>>(
+    orders: &[(i64, P)],
+    a: usize,
+    settings: &Settings,
+) -> std::collections::BTreeSet<u32> {
+    window_of(orders, a, settings).flat_map(|ps| ps.as_ref().iter().copied()).collect()
+}
+
+/// [`next_window`] as a sorted list, gathered and sorted in one buffer rather than a tree (an analysis builds
+/// one per order).
+fn next_window_sorted(orders: &[(i64, &[u32])], a: usize, settings: &Settings) -> Vec<u32> {
+    let mut products: Vec<u32> = window_of(orders, a, settings).flat_map(|ps| ps.iter().copied()).collect();
+    products.sort_unstable();
+    products.dedup();
+    products
 }
 
 /// Decay factor of an event `age_secs` old with a half-life of `half_life_days`.
@@ -77,7 +90,7 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
         let timed: Vec<(i64, &[u32])> =
             list.iter().map(|&k| (orders[k].time.secs(), data.products_of(orders[k]))).collect();
         for (a, &k) in list.iter().enumerate() {
-            windows[k] = next_window(&timed, a, settings).into_iter().collect();
+            windows[k] = next_window_sorted(&timed, a, settings);
         }
     }
     let window = binary_csr(orders.len(), n_products, windows.iter());
