@@ -263,6 +263,57 @@ fn set_top(
     kept
 }
 
+/// `related_to_set` over product indices: the seeds with a positive, finite weight, in their order.
+fn related_to_seeds(
+    s: &State,
+    seeds: impl Iterator<Item = (u32, f32)>,
+    relation: Relation,
+    per_seed: usize,
+    limit: usize,
+) -> Vec<(u32, f32)> {
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let Scratch { sums, touched, seeds: seed_ids } = &mut *scratch;
+        seed_ids.clear();
+        seed_ids.extend(seeds.filter(|&(_, w)| w.is_finite() && w > 0.0));
+        set_top(s, relation_index(relation), seed_ids, per_seed, limit, sums, touched)
+    })
+}
+
+/// `customer_affinity` over product indices.
+fn affinity_of(s: &State, settings: &Settings, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<(u32, f32)> {
+    let Some(c) = s.customers.get(customer) else { return Vec::new() };
+    let scorer = affinity::Scorer::new(s, settings, at.map_or(s.latest, Timestamp::secs));
+    let v = s.history[c as usize]
+        .iter()
+        .filter(|h| s.indexable[h.product as usize])
+        .map(|h| (h.product, scorer.score(h)))
+        .filter(|&(_, score)| score > 0.0);
+    relations::top_of(s, v, limit)
+}
+
+/// `bought_by_similar` over product indices.
+fn similar_of(inner: &Inner, settings: &Settings, customer: &str, new_only: bool, limit: usize) -> Vec<(u32, f32)> {
+    let s = &inner.state;
+    let Some(c) = s.customers.get(customer) else { return Vec::new() };
+    let pick = |lists: &similar::SimilarLists| -> Vec<(u32, f32)> {
+        let list = if new_only { &lists.new } else { &lists.all };
+        list.iter().copied().filter(|&(p, _)| s.indexable[p as usize]).take(limit).collect()
+    };
+    if let Some(lists) = s.similar_lists.get(c as usize) {
+        return pick(lists);
+    }
+    // A customer first seen in a fold-in has no neighbours from the analysis: find them now, from the same
+    // cosine over the buyers of their few products.
+    let neighbours = similar::neighbours_of(&s.history, &inner.buyers_of, c, settings);
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let Scratch { sums, touched, .. } = &mut *scratch;
+        let lists = similar::bought_by_neighbours(s, c, &neighbours, settings.similar_products, sums, touched);
+        pick(&lists)
+    })
+}
+
 fn relation_index(relation: Relation) -> usize {
     match relation {
         Relation::BoughtTogether => TOGETHER,
@@ -306,53 +357,54 @@ impl IntentModel for ClerkCore {
     fn related_to_set(&self, seeds: &[Scored], relation: Relation, per_seed: usize, limit: usize) -> Vec<Scored> {
         let inner = self.read();
         let s = &inner.state;
-        SCRATCH.with(|cell| {
-            let mut scratch = cell.borrow_mut();
-            let Scratch { sums, touched, seeds: seed_ids } = &mut *scratch;
-            seed_ids.clear();
-            seed_ids.extend(
-                seeds
-                    .iter()
-                    .filter(|x| x.score.is_finite() && x.score > 0.0)
-                    .filter_map(|x| s.products.get(&x.id).map(|p| (p, x.score))),
-            );
-            scored(s, set_top(s, relation_index(relation), seed_ids, per_seed, limit, sums, touched))
-        })
+        let seeds = seeds.iter().filter_map(|x| s.products.get(&x.id).map(|p| (p, x.score)));
+        scored(s, related_to_seeds(s, seeds, relation, per_seed, limit))
     }
 
     fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored> {
         let inner = self.read();
         let s = &inner.state;
-        let Some(c) = s.customers.get(customer) else { return Vec::new() };
-        let scorer = affinity::Scorer::new(s, &self.settings, at.map_or(s.latest, Timestamp::secs));
-        let v = s.history[c as usize]
-            .iter()
-            .filter(|h| s.indexable[h.product as usize])
-            .map(|h| (h.product, scorer.score(h)))
-            .filter(|&(_, score)| score > 0.0);
-        scored(s, relations::top_of(s, v, limit))
+        scored(s, affinity_of(s, &self.settings, customer, at, limit))
+    }
+
+    fn product_count(&self) -> usize {
+        self.read().state.n_products()
+    }
+
+    fn product_index(&self, id: &str) -> Option<u32> {
+        self.read().state.products.get(id)
+    }
+
+    fn product_id(&self, index: u32) -> Option<Arc<str>> {
+        self.read().state.products.id(index).cloned()
+    }
+
+    fn related_to_set_indexed(
+        &self,
+        seeds: &[(u32, f32)],
+        relation: Relation,
+        per_seed: usize,
+        limit: usize,
+    ) -> Vec<(u32, f32)> {
+        let inner = self.read();
+        let s = &inner.state;
+        // An index the model does not have is no seed, as an unknown id is none in `related_to_set`.
+        let seeds = seeds.iter().copied().filter(|&(p, _)| (p as usize) < s.n_products());
+        related_to_seeds(s, seeds, relation, per_seed, limit)
+    }
+
+    fn customer_affinity_indexed(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<(u32, f32)> {
+        let inner = self.read();
+        affinity_of(&inner.state, &self.settings, customer, at, limit)
     }
 
     fn bought_by_similar(&self, customer: &str, new_only: bool, limit: usize) -> Vec<Scored> {
         let inner = self.read();
-        let s = &inner.state;
-        let Some(c) = s.customers.get(customer) else { return Vec::new() };
-        let pick = |lists: &similar::SimilarLists| -> Vec<(u32, f32)> {
-            let list = if new_only { &lists.new } else { &lists.all };
-            list.iter().copied().filter(|&(p, _)| s.indexable[p as usize]).take(limit).collect()
-        };
-        if let Some(lists) = s.similar_lists.get(c as usize) {
-            return scored(s, pick(lists));
-        }
-        // A customer first seen in a fold-in has no neighbours from the analysis: find them now, from the same
-        // cosine over the buyers of their few products.
-        let neighbours = similar::neighbours_of(&s.history, &inner.buyers_of, c, &self.settings);
-        SCRATCH.with(|cell| {
-            let mut scratch = cell.borrow_mut();
-            let Scratch { sums, touched, .. } = &mut *scratch;
-            let lists = similar::bought_by_neighbours(s, c, &neighbours, self.settings.similar_products, sums, touched);
-            scored(s, pick(&lists))
-        })
+        scored(&inner.state, similar_of(&inner, &self.settings, customer, new_only, limit))
+    }
+
+    fn bought_by_similar_indexed(&self, customer: &str, new_only: bool, limit: usize) -> Vec<(u32, f32)> {
+        similar_of(&self.read(), &self.settings, customer, new_only, limit)
     }
 
     fn audience(&self, product: &str, at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember> {
