@@ -325,8 +325,9 @@ fn time_each<T>(inputs: &[T], warmup: usize, mut f: impl FnMut(&T)) -> Vec<u64> 
         .collect()
 }
 
-/// Prints the `n` requests of a kind that are slowest in their best of five runs (a scheduler tick or a cache
-/// miss does not repeat five times; the code's own slow inputs do), with their answer's length and fallback.
+/// Prints the p50 and p99 over a kind's inputs of each input's best of five runs (a scheduler tick or another
+/// process does not repeat five times; the code's own slow inputs do), and the `n` slowest requests with their
+/// answer's length and fallback.
 fn print_slowest(engine: &QueryEngine, reqs: &[Request], name: &str, n: usize) {
     let mut best: Vec<(u64, usize)> = (0..reqs.len()).map(|i| (u64::MAX, i)).collect();
     for _ in 0..5 {
@@ -337,6 +338,8 @@ fn print_slowest(engine: &QueryEngine, reqs: &[Request], name: &str, n: usize) {
         }
     }
     best.sort_unstable_by(|a, b| b.cmp(a));
+    let at = |q: f64| best[((best.len() as f64 * (1.0 - q)) as usize).min(best.len() - 1)].0 as f64 / 1000.0;
+    eprintln!("  {name}: best of five per input: p50 {:.1} us, p99 {:.1} us, max {:.1} us", at(0.5), at(0.99), at(1.0));
     for &(t, i) in best.iter().take(n) {
         let answer = engine.query_now(&reqs[i]).ok();
         let (items, fallback) = answer.map_or((0, None), |a| (a.items.len(), a.fallback));

@@ -95,6 +95,15 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// How the ids of two keys order (as the strings do): catalog products by their rank in the catalog.
+    pub(crate) fn cmp_ids(&self, a: u32, b: u32) -> std::cmp::Ordering {
+        if a < self.n_catalog && b < self.n_catalog {
+            self.catalog.cmp_ids(a, b)
+        } else {
+            self.id(a).cmp(self.id(b))
+        }
+    }
+
     /// The key of the product at a model index, `None` when the model has no id for it.
     pub(crate) fn of_model(&mut self, model: &dyn IntentModel, mk: &ModelKeys, index: u32) -> Option<u32> {
         match mk.to_catalog.get(index as usize) {

@@ -161,9 +161,31 @@ pub(crate) struct Scores {
     map: FxHashMap<u32, Acc>,
 }
 
+/// A map of that size is kept for the thread's next query beyond this many entries: one very large answer
+/// does not pin its memory.
+const MAX_SPARE_CAPACITY: usize = 16 * EXPECTED_CANDIDATES;
+
+thread_local! {
+    /// The last query's map, cleared: a map of a thousand entries is a 16 KiB allocation per query otherwise.
+    static SPARE: std::cell::RefCell<Option<FxHashMap<u32, Acc>>> = const { std::cell::RefCell::new(None) };
+}
+
 impl Default for Scores {
     fn default() -> Self {
-        Scores { map: FxHashMap::with_capacity_and_hasher(EXPECTED_CANDIDATES, Default::default()) }
+        let spare = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten();
+        let map = spare.unwrap_or_else(|| FxHashMap::with_capacity_and_hasher(EXPECTED_CANDIDATES, Default::default()));
+        Scores { map }
+    }
+}
+
+impl Drop for Scores {
+    fn drop(&mut self) {
+        let mut map = std::mem::take(&mut self.map);
+        if map.capacity() <= MAX_SPARE_CAPACITY {
+            map.clear();
+            // During thread teardown the spare is gone, and the map is simply freed.
+            let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(map));
+        }
     }
 }
 
@@ -240,9 +262,9 @@ impl Scores {
     }
 
     /// The candidates with a positive, finite total, unordered.
-    pub(crate) fn into_candidates(self) -> Vec<Candidate> {
+    pub(crate) fn into_candidates(mut self) -> Vec<Candidate> {
         self.map
-            .into_iter()
+            .drain()
             .filter(|(_, a)| a.total.is_finite() && a.total > 0.0)
             .map(|(key, a)| Candidate { key, score: a.total, reason: a.reason })
             .collect()
@@ -251,7 +273,7 @@ impl Scores {
 
 /// Best first, ties by id.
 pub(crate) fn by_rank<'k>(keys: &'k Keys<'_>) -> impl Fn(&Candidate, &Candidate) -> std::cmp::Ordering + 'k {
-    move |a, b| b.score.total_cmp(&a.score).then_with(|| keys.id(a.key).cmp(keys.id(b.key)))
+    move |a, b| b.score.total_cmp(&a.score).then_with(|| keys.cmp_ids(a.key, b.key))
 }
 
 /// One item of a relation list resolved to the catalog (`key` is [`NONE`] when the catalog has no such product).
