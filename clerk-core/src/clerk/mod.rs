@@ -58,17 +58,24 @@ struct Inner {
     /// How partners spread in the rows of the pair counts of each of the [`AUDIENCE_KINDS`], for fold-in to
     /// find them in few probes.
     spreads: [counts::Spread; 3],
+    /// Whether no product has more repeat buyers than buyers (so its repeat rate is at most 1), which lets an
+    /// affinity bound a history item's score without reading the product's counts. True of every analysis
+    /// and kept by fold-in (a repeat buyer is a buyer); checked once because a loaded state is only
+    /// validated for its shape.
+    rates_bounded: bool,
 }
 
 impl Inner {
     fn new(mut state: State) -> Self {
         state.rank_ids();
+        let rates_bounded = state.repeat_buyers.iter().zip(&state.buyers).all(|(r, b)| r <= b);
         let mut inner = Inner {
             state,
             incoming: Vec::new(),
             buyers_of: Vec::new(),
             similar_to: Vec::new(),
             spreads: Default::default(),
+            rates_bounded,
         };
         inner.rebuild_derived();
         inner
@@ -219,6 +226,9 @@ thread_local! {
     static AUDIENCE_SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<Option<i64>>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+
+    /// The lower bounds of one affinity's history items.
+    static AFFINITY_SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// The products related by relation `kind` to weighted seeds (product indices): each seed's best `per_seed`
@@ -281,12 +291,39 @@ fn related_to_seeds(
 }
 
 /// `customer_affinity` over product indices.
-fn affinity_of(s: &State, settings: &Settings, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<(u32, f32)> {
+///
+/// A long history (thousands of products on a real grocery) is cut before it is scored: each item's score lies
+/// between bounds computed from the item alone ([`affinity::Scorer::bounds`]), so an item whose upper bound is
+/// below the `limit`-th best lower bound cannot be in the answer and is never scored (scoring reads three
+/// per-product counts, a cache miss each). The answer is the one scoring every item gives.
+fn affinity_of(
+    inner: &Inner,
+    settings: &Settings,
+    customer: &str,
+    at: Option<Timestamp>,
+    limit: usize,
+) -> Vec<(u32, f32)> {
+    let s = &inner.state;
     let Some(c) = s.customers.get(customer) else { return Vec::new() };
     let scorer = affinity::Scorer::new(s, settings, at.map_or(s.latest, Timestamp::secs));
-    let v = s.history[c as usize]
+    let hist = &s.history[c as usize];
+    let mut cut = 0.0f32;
+    if inner.rates_bounded && limit > 0 && hist.len() > limit.saturating_mul(2) {
+        AFFINITY_SCRATCH.with(|cell| {
+            let mut lows = cell.borrow_mut();
+            lows.clear();
+            lows.extend(hist.iter().filter(|h| s.indexable[h.product as usize]).map(|h| scorer.bounds(h).0));
+            if lows.len() >= limit {
+                let (_, kth, _) = lows.select_nth_unstable_by(limit - 1, |a, b| b.total_cmp(a));
+                // At least `limit` items score at least this: anything scoring below it is out.
+                cut = if kth.is_finite() { (*kth).max(0.0) } else { 0.0 };
+            }
+        });
+    }
+    let v = hist
         .iter()
         .filter(|h| s.indexable[h.product as usize])
+        .filter(|h| cut == 0.0 || scorer.bounds(h).1 >= cut)
         .map(|h| (h.product, scorer.score(h)))
         .filter(|&(_, score)| score > 0.0);
     relations::top_of(s, v, limit)
@@ -363,8 +400,7 @@ impl IntentModel for ClerkCore {
 
     fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored> {
         let inner = self.read();
-        let s = &inner.state;
-        scored(s, affinity_of(s, &self.settings, customer, at, limit))
+        scored(&inner.state, affinity_of(&inner, &self.settings, customer, at, limit))
     }
 
     fn product_count(&self) -> usize {
@@ -394,8 +430,7 @@ impl IntentModel for ClerkCore {
     }
 
     fn customer_affinity_indexed(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<(u32, f32)> {
-        let inner = self.read();
-        affinity_of(&inner.state, &self.settings, customer, at, limit)
+        affinity_of(&self.read(), &self.settings, customer, at, limit)
     }
 
     fn bought_by_similar(&self, customer: &str, new_only: bool, limit: usize) -> Vec<Scored> {
