@@ -14,7 +14,8 @@ use crate::catalog::Catalog;
 use crate::context::Context;
 use crate::error::QueryError;
 use crate::fallback::Fallback;
-use crate::filter::Filter;
+use crate::filter::memo::FilterMemo;
+use crate::filter::{Filter, FilterError};
 use crate::history::{Bought, History};
 use crate::keys::{self, Keys, ModelKeys, NONE};
 use crate::request::{Query, Request, Segment};
@@ -41,7 +42,12 @@ pub struct Snapshot {
     history_of_catalog: OnceLock<Arc<Vec<u32>>>,
     model_keys: OnceLock<Arc<ModelKeys>>,
     related: RwLock<RelatedMemo>,
+    filters: RwLock<FxHashMap<Box<str>, Arc<FilterMemo>>>,
 }
+
+/// The most filters a snapshot remembers (each up to a byte per catalog product, and its category scans of the
+/// rankings): a host's filters are few and repeated; past this, a new filter is parsed and evaluated per query.
+const FILTER_MEMOS: usize = 8;
 
 /// The most relation items a snapshot memoises (24 bytes each): past it, look-ups go to the model every time.
 const RELATED_MEMO_ITEMS: usize = 4 << 20;
@@ -116,6 +122,7 @@ impl Snapshot {
             history_of_catalog: OnceLock::new(),
             model_keys: OnceLock::new(),
             related: RwLock::default(),
+            filters: RwLock::default(),
         }
     }
 
@@ -158,6 +165,25 @@ impl Snapshot {
     /// The purchase-index product of each catalog product, once per catalog and purchase index.
     fn history_of_catalog(&self) -> &[u32] {
         self.history_of_catalog.get_or_init(|| Arc::new(keys::history_of_catalog(&self.catalog, &self.history)))
+    }
+
+    /// The parsed filter of `text` with what this snapshot remembers of it (its verdicts per product), shared
+    /// by the queries that send the same text.
+    fn filter(&self, text: &str) -> Result<Arc<FilterMemo>, FilterError> {
+        if let Some(memo) = self.filters.read().unwrap_or_else(|e| e.into_inner()).get(text) {
+            return Ok(memo.clone());
+        }
+        let filter = Filter::parse(text)?;
+        let mut memos = self.filters.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(memo) = memos.get(text) {
+            return Ok(memo.clone());
+        }
+        if memos.len() >= FILTER_MEMOS {
+            return Ok(Arc::new(FilterMemo::single(filter)));
+        }
+        let memo = Arc::new(FilterMemo::shared(filter, self.catalog.len()));
+        memos.insert(text.into(), memo.clone());
+        Ok(memo)
     }
 
     /// The model's counts, once per snapshot (a fold-in needs [`QueryEngine::clear_caches`]).
@@ -437,7 +463,7 @@ impl QueryEngine {
 /// Answers `req` against one snapshot.
 fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
     req.validate()?;
-    let filter = req.filter.as_deref().map(Filter::parse).transpose()?;
+    let filter = req.filter.as_deref().map(|text| snap.filter(text)).transpose()?;
     if let Query::Audience { .. } = req.query {
         return audience(snap, req);
     }
@@ -805,7 +831,7 @@ type FxHashSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
 struct Run<'a> {
     snap: &'a Snapshot,
     req: &'a Request,
-    filter: Option<Filter>,
+    filter: Option<Arc<FilterMemo>>,
     keys: Keys<'a>,
     excluded: FxHashSet<u32>,
     /// The customer's history (purchase index, sorted by product), excluded from discovery answers.
@@ -821,7 +847,7 @@ struct Run<'a> {
 }
 
 impl<'a> Run<'a> {
-    fn new(snap: &'a Snapshot, req: &'a Request, filter: Option<Filter>) -> Self {
+    fn new(snap: &'a Snapshot, req: &'a Request, filter: Option<Arc<FilterMemo>>) -> Self {
         let mut keys = snap.keys();
         let excluded = req.exclude.iter().map(|id| keys.key(id)).collect();
         let need = req.offset.saturating_add(req.limit);
@@ -855,10 +881,7 @@ impl<'a> Run<'a> {
             && !self.is_bought(key)
             && !self.seen.contains(&key)
             && self.keys.indexable(key)
-            && self
-                .filter
-                .as_ref()
-                .is_none_or(|f| f.matches_id(self.keys.id(key), self.keys.product(key).map(|p| &**p)))
+            && self.filter.as_ref().is_none_or(|f| f.matches(key, &self.keys))
     }
 
     /// How many items of a list (distinct products) would be accepted now.
@@ -943,7 +966,22 @@ impl<'a> Run<'a> {
                 }
             }
             Some(cats) => {
-                let lists = cats.iter().filter_map(|&c| index.by_category.get(c as usize).map(Vec::as_slice)).collect();
+                // With a filter, each category's positions that pass (remembered per snapshot): a category
+                // the filter excludes is skipped instead of scanned.
+                let memo = self.filter.clone();
+                let (slot, n_categories) = (Snapshot::ranking_slot(ranking), self.snap.catalog.category_count());
+                let lists = cats
+                    .iter()
+                    .filter_map(|&c| {
+                        let positions = index.by_category.get(c as usize)?;
+                        Some(match &memo {
+                            Some(m) => m
+                                .in_category(slot, c, n_categories, positions, &index.keys, &list, &self.keys)
+                                .unwrap_or(positions),
+                            None => positions.as_slice(),
+                        })
+                    })
+                    .collect();
                 for pos in Merge::new(lists) {
                     if !take(self, pos) {
                         return;
