@@ -1001,7 +1001,7 @@ impl<'a> Run<'a> {
             .take(self.req.limit)
             .map(|(id, key, score, reason)| {
                 let product = if self.req.include_product_data { keys.product(key).cloned() } else { None };
-                let id = id.unwrap_or_else(|| Arc::from(keys.id(key)));
+                let id = id.unwrap_or_else(|| keys.shared_id(key));
                 Item { id, score, reason, product }
             })
             .collect();

@@ -104,6 +104,18 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// The id of a key, shared (empty for a key this query never made).
+    pub(crate) fn shared_id(&self, key: u32) -> Arc<str> {
+        let id = if key < self.n_catalog {
+            Some(self.catalog.id(key))
+        } else if key < self.n_known {
+            self.history.products().id(key - self.n_catalog)
+        } else {
+            self.extra_ids.get((key - self.n_known) as usize)
+        };
+        id.cloned().unwrap_or_else(|| Arc::from(""))
+    }
+
     /// The key of the product at a model index, `None` when the model has no id for it.
     pub(crate) fn of_model(&mut self, model: &dyn IntentModel, mk: &ModelKeys, index: u32) -> Option<u32> {
         match mk.to_catalog.get(index as usize) {

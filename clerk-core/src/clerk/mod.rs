@@ -221,14 +221,18 @@ struct Scratch {
     seeds: Vec<(u32, f32)>,
 }
 
+/// See `AFFINITY_SCRATCH`.
+type AffinityScratch = (Vec<(u32, f32, f32)>, Vec<f32>);
+
 thread_local! {
     /// Per-customer scores and last purchases of an audience, reused across queries on this thread.
     static AUDIENCE_SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<Option<i64>>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 
-    /// The lower bounds of one affinity's history items.
-    static AFFINITY_SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+    /// One affinity's indexable history items (positions in the history) with their score bounds, and the lower
+    /// bounds alone (selected in place).
+    static AFFINITY_SCRATCH: std::cell::RefCell<AffinityScratch> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// The products related by relation `kind` to weighted seeds (product indices): each seed's best `per_seed`
@@ -305,28 +309,47 @@ fn affinity_of(
 ) -> Vec<(u32, f32)> {
     let s = &inner.state;
     let Some(c) = s.customers.get(customer) else { return Vec::new() };
+    if limit == 0 {
+        return Vec::new();
+    }
     let scorer = affinity::Scorer::new(s, settings, at.map_or(s.latest, Timestamp::secs));
     let hist = &s.history[c as usize];
-    let mut cut = 0.0f32;
-    if inner.rates_bounded && limit > 0 && hist.len() > limit.saturating_mul(2) {
-        AFFINITY_SCRATCH.with(|cell| {
-            let mut lows = cell.borrow_mut();
+    AFFINITY_SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let (items, lows) = &mut *scratch;
+        // The indexable items with their bounds, and the floor under the `limit`-th best score.
+        items.clear();
+        items.extend(hist.iter().enumerate().filter(|(_, h)| s.indexable[h.product as usize]).map(|(k, h)| {
+            let (low, high) = scorer.bounds(h);
+            (k as u32, low, high)
+        }));
+        let mut cut = 0.0f32;
+        if inner.rates_bounded && items.len() > limit.saturating_mul(2) {
             lows.clear();
-            lows.extend(hist.iter().filter(|h| s.indexable[h.product as usize]).map(|h| scorer.bounds(h).0));
-            if lows.len() >= limit {
-                let (_, kth, _) = lows.select_nth_unstable_by(limit - 1, |a, b| b.total_cmp(a));
-                // At least `limit` items score at least this: anything scoring below it is out.
-                cut = if kth.is_finite() { (*kth).max(0.0) } else { 0.0 };
-            }
-        });
-    }
-    let v = hist
-        .iter()
-        .filter(|h| s.indexable[h.product as usize])
-        .filter(|h| cut == 0.0 || scorer.bounds(h).1 >= cut)
-        .map(|h| (h.product, scorer.score(h)))
-        .filter(|&(_, score)| score > 0.0);
-    relations::top_of(s, v, limit)
+            lows.extend(items.iter().map(|x| x.1));
+            let (_, kth, _) = lows.select_nth_unstable_by(limit - 1, |a, b| b.total_cmp(a));
+            // At least `limit` items score at least this: anything scoring below it is out.
+            cut = if kth.is_finite() { (*kth).max(0.0) } else { 0.0 };
+        }
+        let mut v: Vec<(u32, f32)> = items
+            .iter()
+            .filter(|x| cut == 0.0 || x.2 >= cut)
+            .map(|x| &hist[x.0 as usize])
+            .map(|h| (h.product, scorer.score(h)))
+            .filter(|&(_, score)| score > 0.0)
+            .collect();
+        // Best first, ties by id (its rank): the order of `relations::top_of`, on the few items left.
+        let rank = &s.id_rank;
+        let by = |a: &(u32, f32), b: &(u32, f32)| {
+            b.1.total_cmp(&a.1).then_with(|| rank[a.0 as usize].cmp(&rank[b.0 as usize]))
+        };
+        if v.len() > limit {
+            v.select_nth_unstable_by(limit - 1, by);
+            v.truncate(limit);
+        }
+        v.sort_unstable_by(by);
+        v
+    })
 }
 
 /// `bought_by_similar` over product indices.
