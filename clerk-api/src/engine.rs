@@ -679,7 +679,7 @@ fn product_known(snap: &Snapshot, id: &str) -> bool {
 
 /// The first `max` distinct ids, in order.
 fn dedup(ids: &[String], max: usize) -> Vec<&str> {
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     ids.iter().map(String::as_str).filter(|id| seen.insert(*id)).take(max).collect()
 }
 
@@ -746,7 +746,7 @@ fn context_signal(snap: &Snapshot, keys: &mut Keys<'_>, scores: &mut Scores, ctx
 
 /// The most recent `max` distinct ids, most recent first.
 fn dedup_recent(ids: &[String], max: usize) -> Vec<&str> {
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     ids.iter().rev().map(String::as_str).filter(|id| seen.insert(*id)).take(max).collect()
 }
 
@@ -904,20 +904,19 @@ impl<'a> Run<'a> {
         let head = self.need.saturating_sub(self.out.len()).saturating_mul(2).saturating_add(16);
         if v.len() > head {
             v.select_nth_unstable_by(head - 1, by_rank(&self.keys));
-            let mut tail = v.split_off(head);
-            v.sort_unstable_by(by_rank(&self.keys));
-            self.push_candidates(v, step);
+            v[..head].sort_unstable_by(by_rank(&self.keys));
+            self.push_candidates(&v[..head], step);
             if !self.full() {
-                tail.sort_unstable_by(by_rank(&self.keys));
-                self.push_candidates(tail, step);
+                v[head..].sort_unstable_by(by_rank(&self.keys));
+                self.push_candidates(&v[head..], step);
             }
         } else {
             v.sort_unstable_by(by_rank(&self.keys));
-            self.push_candidates(v, step);
+            self.push_candidates(&v, step);
         }
     }
 
-    fn push_candidates(&mut self, cands: Vec<Candidate>, step: Option<Fallback>) {
+    fn push_candidates(&mut self, cands: &[Candidate], step: Option<Fallback>) {
         for c in cands {
             if self.full() {
                 return;

@@ -263,11 +263,14 @@ impl Scores {
 
     /// The candidates with a positive, finite total, unordered.
     pub(crate) fn into_candidates(mut self) -> Vec<Candidate> {
-        self.map
-            .drain()
-            .filter(|(_, a)| a.total.is_finite() && a.total > 0.0)
-            .map(|(key, a)| Candidate { key, score: a.total, reason: a.reason })
-            .collect()
+        // Sized once: collecting a filtered drain grows the vector (and copies it) several times.
+        let mut v = Vec::with_capacity(self.map.len());
+        v.extend(self.map.drain().filter(|(_, a)| a.total.is_finite() && a.total > 0.0).map(|(key, a)| Candidate {
+            key,
+            score: a.total,
+            reason: a.reason,
+        }));
+        v
     }
 }
 
