@@ -222,7 +222,16 @@ struct Scratch {
 }
 
 /// See `AFFINITY_SCRATCH`.
-type AffinityScratch = (Vec<(u32, f32, f32)>, Vec<f32>);
+type AffinityScratch = (Vec<(u32, f32, f32)>, Vec<u32>);
+
+/// Buckets of [`low_bucket`]: the top 11 bits below the sign of a non-negative f32 (its exponent and 3 mantissa
+/// bits), so a bucket spans at most 1/8 of its lower edge.
+const LOW_BUCKETS: usize = 1 << 11;
+
+/// The bucket of a non-negative float: monotone in the value (the bits of non-negative floats order as they do).
+fn low_bucket(x: f32) -> usize {
+    (x.to_bits() >> 20) as usize & (LOW_BUCKETS - 1)
+}
 
 thread_local! {
     /// Per-customer scores and last purchases of an audience, reused across queries on this thread.
@@ -230,8 +239,8 @@ thread_local! {
 
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
 
-    /// One affinity's indexable history items (positions in the history) with their score bounds, and the lower
-    /// bounds alone (selected in place).
+    /// One affinity's indexable history items (positions in the history) with their score bounds, and how many
+    /// lower bounds fall in each of [`LOW_BUCKETS`].
     static AFFINITY_SCRATCH: std::cell::RefCell<AffinityScratch> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
@@ -298,8 +307,9 @@ fn related_to_seeds(
 ///
 /// A long history (thousands of products on a real grocery) is cut before it is scored: each item's score lies
 /// between bounds computed from the item alone ([`affinity::Scorer::bounds`]), so an item whose upper bound is
-/// below the `limit`-th best lower bound cannot be in the answer and is never scored (scoring reads three
-/// per-product counts, a cache miss each). The answer is the one scoring every item gives.
+/// below a floor under the `limit`-th best lower bound cannot be in the answer and is never scored (scoring reads
+/// per-product counts, a cache miss each, when the repeat and due weights are set) nor ranked. The answer is the
+/// one scoring every item gives.
 fn affinity_of(
     inner: &Inner,
     settings: &Settings,
@@ -316,7 +326,7 @@ fn affinity_of(
     let hist = &s.history[c as usize];
     AFFINITY_SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
-        let (items, lows) = &mut *scratch;
+        let (items, counts) = &mut *scratch;
         // The indexable items with their bounds, and the floor under the `limit`-th best score.
         items.clear();
         items.extend(hist.iter().enumerate().filter(|(_, h)| s.indexable[h.product as usize]).map(|(k, h)| {
@@ -325,11 +335,22 @@ fn affinity_of(
         }));
         let mut cut = 0.0f32;
         if inner.rates_bounded && items.len() > limit.saturating_mul(2) {
-            lows.clear();
-            lows.extend(items.iter().map(|x| x.1));
-            let (_, kth, _) = lows.select_nth_unstable_by(limit - 1, |a, b| b.total_cmp(a));
-            // At least `limit` items score at least this: anything scoring below it is out.
-            cut = if kth.is_finite() { (*kth).max(0.0) } else { 0.0 };
+            // The lower edge of the bucket holding the `limit`-th best lower bound: at least `limit` items score
+            // at least this, so anything scoring below it is out. One counting pass, where selecting the exact
+            // bound would cost a selection over the whole history; the bucket's other items are scored too.
+            counts.clear();
+            counts.resize(LOW_BUCKETS, 0);
+            for x in items.iter() {
+                counts[low_bucket(x.1)] += 1;
+            }
+            let mut seen = 0usize;
+            for b in (1..LOW_BUCKETS).rev() {
+                seen += counts[b] as usize;
+                if seen >= limit {
+                    cut = f32::from_bits((b as u32) << 20);
+                    break;
+                }
+            }
         }
         let mut v: Vec<(u32, f32)> = items
             .iter()
