@@ -4,6 +4,7 @@
 //! ```text
 //! cargo run --release --example bench -- [--orders FILE [--catalog FILE] [column flags as in `import`]]
 //!     [--queries N] [--warmup N] [--seconds S] [--seed N] [--filter EXPR] [--only KIND,KIND] [--dump FILE]
+//!     [--slowest N]
 //! ```
 //!
 //! Without `--orders` the data is the synthetic default shop (`ShopConfig::default()`). The data is imported
@@ -20,7 +21,8 @@
 //! customer kinds to the picks' model calls, audiences to `audience`), since the machine's speed varies with its
 //! load. `--kinds` is `--only`. A readable table goes to stderr, one JSON object to stdout. `--dump FILE` writes every
 //! sampled request's answer to FILE, one JSON line each (kind, request, answer or error): two builds that must
-//! answer alike (a speed-up) are compared with `cmp` on their dumps.
+//! answer alike (a speed-up) are compared with `cmp` on their dumps. `--slowest N` prints, per kind, the N requests
+//! slowest in their best of five runs: the inputs behind a kind's tail.
 
 mod common;
 
@@ -47,12 +49,13 @@ struct Args {
     filter: Option<String>,
     only: Option<Vec<String>>,
     dump: Option<String>,
+    slowest: usize,
 }
 
 fn usage() -> ! {
     eprintln!(
         "usage: bench [--orders FILE [--catalog FILE] {}] [--queries N] [--warmup N] [--seconds S] [--seed N] \
-         [--filter EXPR] [--only KIND,KIND] [--dump FILE]",
+         [--filter EXPR] [--only KIND,KIND] [--dump FILE] [--slowest N]",
         common::COLUMN_FLAGS
     );
     std::process::exit(2)
@@ -68,6 +71,7 @@ fn parse_args() -> Args {
         filter: None,
         only: None,
         dump: None,
+        slowest: 0,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -83,6 +87,7 @@ fn parse_args() -> Args {
             "--filter" => args.filter = Some(value()),
             "--only" | "--kinds" => args.only = Some(value().split(',').map(str::to_owned).collect()),
             "--dump" => args.dump = Some(value()),
+            "--slowest" => args.slowest = value().parse().unwrap_or_else(|_| usage()),
             _ => usage(),
         }
     }
@@ -320,6 +325,32 @@ fn time_each<T>(inputs: &[T], warmup: usize, mut f: impl FnMut(&T)) -> Vec<u64> 
         .collect()
 }
 
+/// Prints the p50 and p99 over a kind's inputs of each input's best of five runs (a scheduler tick or another
+/// process does not repeat five times; the code's own slow inputs do), and the `n` slowest requests with their
+/// answer's length and fallback.
+fn print_slowest(engine: &QueryEngine, reqs: &[Request], name: &str, n: usize) {
+    let mut best: Vec<(u64, usize)> = (0..reqs.len()).map(|i| (u64::MAX, i)).collect();
+    for _ in 0..5 {
+        for (b, t) in best.iter_mut().zip(time_each(reqs, 0, |r| {
+            let _ = black_box(engine.query_now(r));
+        })) {
+            b.0 = b.0.min(t);
+        }
+    }
+    best.sort_unstable_by(|a, b| b.cmp(a));
+    let at = |q: f64| best[((best.len() as f64 * (1.0 - q)) as usize).min(best.len() - 1)].0 as f64 / 1000.0;
+    eprintln!("  {name}: best of five per input: p50 {:.1} us, p99 {:.1} us, max {:.1} us", at(0.5), at(0.99), at(1.0));
+    for &(t, i) in best.iter().take(n) {
+        let answer = engine.query_now(&reqs[i]).ok();
+        let (items, fallback) = answer.map_or((0, None), |a| (a.items.len(), a.fallback));
+        eprintln!(
+            "  slow {name}: {:.1} us, {items} items, fallback {fallback:?}: {}",
+            t as f64 / 1000.0,
+            serde_json::to_string(&reqs[i]).unwrap_or_default()
+        );
+    }
+}
+
 /// Queries per second of `threads` threads, each cycling through `reqs` from its own offset for `seconds`.
 fn throughput(engine: &QueryEngine, reqs: &[Request], threads: usize, seconds: f64) -> f64 {
     let deadline = Duration::from_secs_f64(seconds);
@@ -527,6 +558,9 @@ fn main() {
         let lat = Latency::of(&mut time_each(&reqs, warmup, |r| {
             let _ = black_box(engine.query_now(r));
         }));
+        if args.slowest > 0 {
+            print_slowest(&engine, &reqs, name, args.slowest);
+        }
         let q1 = throughput(&engine, &reqs, 1, args.seconds);
         let q2 = throughput(&engine, &reqs, 2, args.seconds);
         let (base, base_name) = match class {

@@ -26,6 +26,11 @@ pub struct Catalog {
     categories: Interner,
     /// Sub-categories by category index.
     children: Vec<Vec<u32>>,
+    /// Per product: the position of its id among all ids in string order, so that ties between scores break
+    /// by id without reading two strings through pointers.
+    id_rank: Vec<u32>,
+    /// Per product: its id, shared, so that an answer's items clone a pointer instead of allocating a string.
+    ids: Vec<Arc<str>>,
 }
 
 impl Catalog {
@@ -68,7 +73,24 @@ impl Catalog {
             }
         }
         c.children.resize(c.categories.len(), Vec::new());
+        let mut order: Vec<u32> = (0..c.products.len() as u32).collect();
+        order.sort_unstable_by(|&a, &b| c.products[a as usize].id.cmp(&c.products[b as usize].id));
+        c.ids = c.products.iter().map(|p| Arc::from(p.id.as_str())).collect();
+        c.id_rank = vec![0; c.products.len()];
+        for (rank, &i) in order.iter().enumerate() {
+            c.id_rank[i as usize] = rank as u32;
+        }
         c
+    }
+
+    /// The id of the product at a dense index, shared.
+    pub(crate) fn id(&self, index: u32) -> &Arc<str> {
+        &self.ids[index as usize]
+    }
+
+    /// How the ids of two products at dense indices order (as the id strings do).
+    pub(crate) fn cmp_ids(&self, a: u32, b: u32) -> std::cmp::Ordering {
+        self.id_rank[a as usize].cmp(&self.id_rank[b as usize])
     }
 
     /// Reads every product and category of `store`.

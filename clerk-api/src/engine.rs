@@ -14,9 +14,10 @@ use crate::catalog::Catalog;
 use crate::context::Context;
 use crate::error::QueryError;
 use crate::fallback::Fallback;
-use crate::filter::Filter;
+use crate::filter::memo::FilterMemo;
+use crate::filter::{Filter, FilterError};
 use crate::history::{Bought, History};
-use crate::keys::{self, Keys, NONE};
+use crate::keys::{self, Keys, ModelKeys, NONE};
 use crate::request::{Query, Request, Segment};
 use crate::response::{CustomerItem, Item, Reason, Response};
 use crate::score::{by_rank, Blend, Candidate, Resolved, Scores};
@@ -39,8 +40,14 @@ pub struct Snapshot {
     ranked: [OnceLock<Arc<RankIndex>>; 3],
     stats: OnceLock<ModelStats>,
     history_of_catalog: OnceLock<Arc<Vec<u32>>>,
+    model_keys: OnceLock<Arc<ModelKeys>>,
     related: RwLock<RelatedMemo>,
+    filters: RwLock<FxHashMap<Box<str>, Arc<FilterMemo>>>,
 }
+
+/// The most filters a snapshot remembers (each up to a byte per catalog product, and its category scans of the
+/// rankings): a host's filters are few and repeated; past this, a new filter is parsed and evaluated per query.
+const FILTER_MEMOS: usize = 8;
 
 /// The most relation items a snapshot memoises (24 bytes each): past it, look-ups go to the model every time.
 const RELATED_MEMO_ITEMS: usize = 4 << 20;
@@ -113,7 +120,9 @@ impl Snapshot {
             ranked: Default::default(),
             stats: OnceLock::new(),
             history_of_catalog: OnceLock::new(),
+            model_keys: OnceLock::new(),
             related: RwLock::default(),
+            filters: RwLock::default(),
         }
     }
 
@@ -131,18 +140,50 @@ impl Snapshot {
                 let _ = s.history_of_catalog.set(v.clone());
             }
         }
+        // Model indices only grow (the `IntentModel::product_count` contract): the tables stay right for the
+        // same model and catalog after a fold-in, and indices past them are looked up by id.
+        if Arc::ptr_eq(&s.catalog, &self.catalog) && Arc::ptr_eq(&s.model, &self.model) {
+            if let Some(v) = self.model_keys.get() {
+                let _ = s.model_keys.set(v.clone());
+            }
+        }
         s
     }
 
     /// Builds the per-snapshot indices a query would otherwise build on first use.
     fn warmed(self) -> Self {
         self.history_of_catalog();
+        self.model_keys();
         self
+    }
+
+    /// The model's dense indices against the catalog's, once per model and catalog.
+    fn model_keys(&self) -> &ModelKeys {
+        self.model_keys.get_or_init(|| Arc::new(ModelKeys::new(&*self.model, &self.catalog)))
     }
 
     /// The purchase-index product of each catalog product, once per catalog and purchase index.
     fn history_of_catalog(&self) -> &[u32] {
         self.history_of_catalog.get_or_init(|| Arc::new(keys::history_of_catalog(&self.catalog, &self.history)))
+    }
+
+    /// The parsed filter of `text` with what this snapshot remembers of it (its verdicts per product), shared
+    /// by the queries that send the same text.
+    fn filter(&self, text: &str) -> Result<Arc<FilterMemo>, FilterError> {
+        if let Some(memo) = self.filters.read().unwrap_or_else(|e| e.into_inner()).get(text) {
+            return Ok(memo.clone());
+        }
+        let filter = Filter::parse(text)?;
+        let mut memos = self.filters.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(memo) = memos.get(text) {
+            return Ok(memo.clone());
+        }
+        if memos.len() >= FILTER_MEMOS {
+            return Ok(Arc::new(FilterMemo::single(filter)));
+        }
+        let memo = Arc::new(FilterMemo::shared(filter, self.catalog.len()));
+        memos.insert(text.into(), memo.clone());
+        Ok(memo)
     }
 
     /// The model's counts, once per snapshot (a fold-in needs [`QueryEngine::clear_caches`]).
@@ -422,7 +463,7 @@ impl QueryEngine {
 /// Answers `req` against one snapshot.
 fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
     req.validate()?;
-    let filter = req.filter.as_deref().map(Filter::parse).transpose()?;
+    let filter = req.filter.as_deref().map(|text| snap.filter(text)).transpose()?;
     if let Query::Audience { .. } = req.query {
         return audience(snap, req);
     }
@@ -441,18 +482,24 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
         Query::Alternatives { products } | Query::Complementary { products } | Query::MostSoldWith { products } => {
             let seeds = dedup(products, blend.max_seeds);
             let mut scores = Scores::new();
-            let mut basket_seeds: Vec<Scored> = Vec::new();
+            let mut basket_seeds: Vec<(u32, f32)> = Vec::new();
             for &p in &seeds {
                 let k = run.keys.key(p);
                 run.excluded.insert(k);
                 match &req.query {
                     Query::Alternatives { .. } => scores.add_resolved(
+                        &mut run.keys,
                         &snap.related(p, Relation::Alternative),
                         blend.alternative,
                         Reason::Alternative,
                     ),
-                    Query::Complementary { .. } => basket_seeds.push(Scored { id: Arc::from(p), score: 1.0 }),
-                    _ => scores.add_resolved(&snap.related(p, Relation::BoughtTogether), 1.0, Reason::BoughtTogether),
+                    Query::Complementary { .. } => basket_seeds.push((k, 1.0)),
+                    _ => scores.add_resolved(
+                        &mut run.keys,
+                        &snap.related(p, Relation::BoughtTogether),
+                        1.0,
+                        Reason::BoughtTogether,
+                    ),
                 }
                 if !req.allow_fallback && !product_known(snap, p) {
                     return Err(QueryError::UnknownProduct { id: p.to_owned() });
@@ -461,14 +508,16 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             let customer = ctx.customer.as_deref().map(|c| resolve(snap, c));
             if let Query::Complementary { .. } = req.query {
                 for b in dedup(&ctx.basket, blend.max_context_items) {
-                    basket_seeds.push(Scored { id: Arc::from(b), score: blend.basket });
+                    basket_seeds.push((run.keys.key(b), blend.basket));
                 }
-                complementary(snap, &mut scores, &basket_seeds, blend.together, blend.next);
+                complementary(snap, &mut run.keys, &mut scores, &basket_seeds, blend.together, blend.next);
                 if let Some(c) = &customer {
-                    scores.add(&affinity(snap, c, req.at), blend.customer_affinity, Reason::History);
+                    let aff = affinity_keyed(snap, &mut run.keys, c, req.at);
+                    scores.add_keyed(&aff, blend.customer_affinity, Reason::History, true);
                 }
             } else if let Some(c) = &customer {
-                scores.boost(&affinity(snap, c, req.at), blend.customer_boost, Reason::History);
+                let aff = affinity_keyed(snap, &mut run.keys, c, req.at);
+                scores.boost_keyed(&aff, blend.customer_boost, Reason::History);
             }
             run.push_scores(scores, None);
             if !run.full() {
@@ -481,27 +530,24 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
         | Query::CustomerComplementary { customer }
         | Query::CustomerAlternatives { customer } => {
             let c = resolve(snap, customer);
-            let aff = affinity(snap, &c, req.at);
+            let aff = affinity_keyed(snap, &mut run.keys, &c, req.at);
             let bought: &[Bought] = c.index.map_or(&[], |i| snap.history.bought(i));
             if aff.is_empty() && bought.is_empty() && !req.allow_fallback {
                 return Err(QueryError::UnknownCustomer { id: customer.clone() });
             }
-            let seeds = history_seeds(snap, &c, &aff);
+            let seeds = history_seeds(snap, &mut run.keys, &c, &aff);
             let picks = matches!(req.query, Query::CustomerPicks { .. });
             if !picks {
-                for s in &aff {
-                    let k = run.keys.key(&s.id);
-                    run.bought_affinity.insert(k);
-                }
+                run.bought_affinity.extend(aff.iter().map(|&(k, _)| k));
                 run.bought = Some(bought);
             }
             let mut scores = Scores::new();
             match &req.query {
                 Query::CustomerPicks { .. } => {
                     if aff.is_empty() {
-                        scores.add(&seeds, blend.picks_history, Reason::History);
+                        scores.add_keyed(&seeds, blend.picks_history, Reason::History, true);
                     } else {
-                        scores.add(&aff, blend.picks_history, Reason::History);
+                        scores.add_keyed(&aff, blend.picks_history, Reason::History, true);
                     }
                     let (t, n, same) = (blend.history_together, blend.history_next, blend.history_customers);
                     let share = blend.picks_complementary / (t + n + same).max(f32::MIN_POSITIVE);
@@ -510,10 +556,10 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                         (Relation::BoughtNext, share * n),
                         (Relation::SameCustomers, share * same),
                     ];
-                    relations_of_set(snap, &mut scores, &seeds, &relations, true);
+                    relations_of_set(snap, &mut run.keys, &mut scores, &seeds, &relations, true);
                     if blend.picks_similar > 0.0 {
-                        let similar = snap.model.bought_by_similar(&c.key, false, blend.depth);
-                        scores.add(&similar, blend.picks_similar, Reason::SimilarCustomers);
+                        let similar = similar_keyed(snap, &mut run.keys, &c, false);
+                        scores.add_keyed(&similar, blend.picks_similar, Reason::SimilarCustomers, true);
                     }
                 }
                 Query::CustomerComplementary { .. } => {
@@ -521,7 +567,7 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     // history items and the best sellers answer for a customer without similar customers (new,
                     // or folded in since the last analysis).
                     let similar = if blend.discovery_similar > 0.0 {
-                        snap.model.bought_by_similar(&c.key, true, blend.depth)
+                        similar_keyed(snap, &mut run.keys, &c, true)
                     } else {
                         Vec::new()
                     };
@@ -531,18 +577,18 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                             (Relation::BoughtNext, blend.history_next),
                             (Relation::SameCustomers, blend.history_customers),
                         ];
-                        relations_of_set(snap, &mut scores, &seeds, &relations, false);
+                        relations_of_set(snap, &mut run.keys, &mut scores, &seeds, &relations, false);
                         let popular = snap.ranking(Ranking::Popular);
                         let top = &popular[..popular.len().min(blend.depth)];
-                        scores.add(top, blend.discovery_popular, Reason::Popular);
+                        scores.add(&mut run.keys, top, blend.discovery_popular, Reason::Popular);
                     } else {
-                        scores.add(&similar, blend.discovery_similar, Reason::SimilarCustomers);
+                        scores.add_keyed(&similar, blend.discovery_similar, Reason::SimilarCustomers, true);
                     }
                 }
                 _ if ctx.has_products() => {
-                    for s in &seeds {
-                        let list = snap.related(&s.id, Relation::Alternative);
-                        scores.add_resolved(&list, blend.alternative * s.score, Reason::Alternative);
+                    for &(k, w) in &seeds {
+                        let list = snap.related(run.keys.id(k), Relation::Alternative);
+                        scores.add_resolved(&mut run.keys, &list, blend.alternative * w, Reason::Alternative);
                     }
                 }
                 _ => {
@@ -551,9 +597,10 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
                     // asking again for four times as many until the page is full or the list is complete.
                     let mut limit = run.need.saturating_mul(4).saturating_add(req.exclude.len()).saturating_add(32);
                     loop {
-                        let list = snap.model.related_to_set(&seeds, Relation::Alternative, blend.seed_depth, limit);
+                        let list =
+                            set_keyed(snap, &mut run.keys, &seeds, Relation::Alternative, blend.seed_depth, limit);
                         if list.len() < limit || run.count_accepted(&list) >= run.need {
-                            scores.add_raw(&list, blend.alternative, Reason::Alternative);
+                            scores.add_keyed(&list, blend.alternative, Reason::Alternative, false);
                             break;
                         }
                         limit = limit.saturating_mul(4);
@@ -562,14 +609,14 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
             }
             let cold = scores.is_empty();
             let weight = if cold { 1.0 } else { blend.context_on_customer };
-            context_signal(snap, &mut scores, ctx, weight);
+            context_signal(snap, &mut run.keys, &mut scores, ctx, weight);
             let step = (cold && !scores.is_empty()).then_some(Fallback::Context);
             if step.is_none() || req.allow_fallback {
                 run.push_scores(scores, step);
             }
             // Only a page the primary signal left short reads the categories.
             if !run.full() {
-                category_seeds.extend(seeds.iter().filter_map(|s| catalog.index_of(&s.id)));
+                category_seeds.extend(seeds.iter().filter_map(|&(k, _)| run.keys.catalog_index(k)));
             }
             category_seeds
                 .extend(ctx.viewed.iter().chain(&ctx.basket).chain(&ctx.clicks).filter_map(|id| catalog.index_of(id)));
@@ -577,10 +624,11 @@ fn answer(snap: &Snapshot, req: &Request) -> Result<Response, QueryError> {
         }
         Query::Visitor => {
             let mut scores = Scores::new();
-            context_signal(snap, &mut scores, ctx, 1.0);
+            context_signal(snap, &mut run.keys, &mut scores, ctx, 1.0);
             if let Some(c) = ctx.customer.as_deref() {
                 let c = resolve(snap, c);
-                scores.add(&affinity(snap, &c, req.at), blend.customer_affinity, Reason::History);
+                let aff = affinity_keyed(snap, &mut run.keys, &c, req.at);
+                scores.add_keyed(&aff, blend.customer_affinity, Reason::History, true);
             }
             run.push_scores(scores, None);
             category_seeds
@@ -631,41 +679,31 @@ fn product_known(snap: &Snapshot, id: &str) -> bool {
 
 /// The first `max` distinct ids, in order.
 fn dedup(ids: &[String], max: usize) -> Vec<&str> {
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     ids.iter().map(String::as_str).filter(|id| seen.insert(*id)).take(max).collect()
 }
 
 /// Adds the `BoughtTogether` and `BoughtNext` products of a weighted set of seeds (a basket, a history), with
 /// one set look-up per relation.
-fn complementary(snap: &Snapshot, scores: &mut Scores, seeds: &[Scored], together: f32, next: f32) {
-    complementary_with(snap, scores, seeds, together, next, false);
-}
-
-/// [`complementary`], with each relation's list scaled so its best item counts `weight` when `normalise` (for
-/// mixing with signals of another scale, such as a customer's own affinity).
-fn complementary_with(
+fn complementary(
     snap: &Snapshot,
+    keys: &mut Keys<'_>,
     scores: &mut Scores,
-    seeds: &[Scored],
+    seeds: &[(u32, f32)],
     together: f32,
     next: f32,
-    normalise: bool,
 ) {
-    relations_of_set(
-        snap,
-        scores,
-        seeds,
-        &[(Relation::BoughtTogether, together), (Relation::BoughtNext, next)],
-        normalise,
-    );
+    let relations = [(Relation::BoughtTogether, together), (Relation::BoughtNext, next)];
+    relations_of_set(snap, keys, scores, seeds, &relations, false);
 }
 
 /// Adds, for each `(relation, weight)`, the products related to the weighted `seeds` (one set look-up each);
 /// lists are scaled so their best item counts `weight` when `normalise`, else taken as they are.
 fn relations_of_set(
     snap: &Snapshot,
+    keys: &mut Keys<'_>,
     scores: &mut Scores,
-    seeds: &[Scored],
+    seeds: &[(u32, f32)],
     relations: &[(Relation, f32)],
     normalise: bool,
 ) {
@@ -682,39 +720,33 @@ fn relations_of_set(
             Relation::SameCustomers => Reason::SameCustomers,
         };
         if weight > 0.0 {
-            let list = snap.model.related_to_set(seeds, relation, per_seed, b.depth);
-            if normalise {
-                scores.add(&list, weight, reason);
-            } else {
-                scores.add_raw(&list, weight, reason);
-            }
+            let list = set_keyed(snap, keys, seeds, relation, per_seed, b.depth);
+            scores.add_keyed(&list, weight, reason, normalise);
         }
     }
 }
 
 /// Adds the viewed, clicked and basket signals of a context, times `weight`.
-fn context_signal(snap: &Snapshot, scores: &mut Scores, ctx: &Context, weight: f32) {
+fn context_signal(snap: &Snapshot, keys: &mut Keys<'_>, scores: &mut Scores, ctx: &Context, weight: f32) {
     let b = &snap.blend;
     for (list, w) in [(&ctx.viewed, b.viewed), (&ctx.clicks, b.clicks)] {
         let recent: Vec<&str> = dedup_recent(list, b.max_context_items);
         for (k, id) in recent.into_iter().enumerate() {
             let w = weight * w * b.recency(k);
             let alternatives = snap.related(id, Relation::Alternative);
-            scores.add_resolved(&alternatives, w * b.viewed_alternative, Reason::Alternative);
+            scores.add_resolved(keys, &alternatives, w * b.viewed_alternative, Reason::Alternative);
             let together = snap.related(id, Relation::BoughtTogether);
-            scores.add_resolved(&together, w * b.viewed_together, Reason::BoughtTogether);
+            scores.add_resolved(keys, &together, w * b.viewed_together, Reason::BoughtTogether);
         }
     }
-    let basket: Vec<Scored> = dedup(&ctx.basket, b.max_context_items)
-        .into_iter()
-        .map(|id| Scored { id: Arc::from(id), score: weight * b.basket })
-        .collect();
-    complementary(snap, scores, &basket, b.together, b.next);
+    let basket: Vec<(u32, f32)> =
+        dedup(&ctx.basket, b.max_context_items).into_iter().map(|id| (keys.key(id), weight * b.basket)).collect();
+    complementary(snap, keys, scores, &basket, b.together, b.next);
 }
 
 /// The most recent `max` distinct ids, most recent first.
 fn dedup_recent(ids: &[String], max: usize) -> Vec<&str> {
-    let mut seen = HashSet::new();
+    let mut seen = FxHashSet::default();
     ids.iter().rev().map(String::as_str).filter(|id| seen.insert(*id)).take(max).collect()
 }
 
@@ -732,16 +764,55 @@ fn resolve(snap: &Snapshot, given: &str) -> Customer {
     }
 }
 
-fn affinity(snap: &Snapshot, c: &Customer, at: Option<Timestamp>) -> Vec<Scored> {
-    snap.model.customer_affinity(&c.key, at, snap.blend.depth)
+/// The customer's affinity (`customer_affinity`, `depth` items) as `(key, score)`: through the model's dense
+/// indices when it has them.
+fn affinity_keyed(snap: &Snapshot, keys: &mut Keys<'_>, c: &Customer, at: Option<Timestamp>) -> Vec<(u32, f32)> {
+    let (model, mk, depth) = (&*snap.model, snap.model_keys(), snap.blend.depth);
+    if !mk.indexed() {
+        return model.customer_affinity(&c.key, at, depth).iter().map(|s| (keys.key(&s.id), s.score)).collect();
+    }
+    let list = model.customer_affinity_indexed(&c.key, at, depth);
+    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
 }
 
-/// The customer's top history items as seeds, with weights in (0, 1]: from the model's affinity when it has
-/// any, else from the purchase index by recency (then order count).
-fn history_seeds(snap: &Snapshot, c: &Customer, aff: &[Scored]) -> Vec<Scored> {
+/// What the customer's most similar customers bought (`bought_by_similar`, `depth` items) as `(key, score)`.
+fn similar_keyed(snap: &Snapshot, keys: &mut Keys<'_>, c: &Customer, new_only: bool) -> Vec<(u32, f32)> {
+    let (model, mk, depth) = (&*snap.model, snap.model_keys(), snap.blend.depth);
+    if !mk.indexed() {
+        return model.bought_by_similar(&c.key, new_only, depth).iter().map(|s| (keys.key(&s.id), s.score)).collect();
+    }
+    let list = model.bought_by_similar_indexed(&c.key, new_only, depth);
+    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
+}
+
+/// The model's `related_to_set` as `(key, score)`: through the model's dense indices when it has them (the
+/// seeds the model does not know are dropped either way).
+fn set_keyed(
+    snap: &Snapshot,
+    keys: &mut Keys<'_>,
+    seeds: &[(u32, f32)],
+    relation: Relation,
+    per_seed: usize,
+    limit: usize,
+) -> Vec<(u32, f32)> {
+    let (model, mk) = (&*snap.model, snap.model_keys());
+    if !mk.indexed() {
+        let seeds: Vec<Scored> = seeds.iter().map(|&(k, score)| Scored { id: Arc::from(keys.id(k)), score }).collect();
+        let list = model.related_to_set(&seeds, relation, per_seed, limit);
+        return list.iter().map(|s| (keys.key(&s.id), s.score)).collect();
+    }
+    let seeds: Vec<(u32, f32)> =
+        seeds.iter().filter_map(|&(k, score)| Some((keys.to_model(model, mk, k)?, score))).collect();
+    let list = model.related_to_set_indexed(&seeds, relation, per_seed, limit);
+    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
+}
+
+/// The customer's top history items as seeds `(key, weight)`, with weights in (0, 1]: from the model's affinity
+/// when it has any, else from the purchase index by recency (then order count).
+fn history_seeds(snap: &Snapshot, keys: &mut Keys<'_>, c: &Customer, aff: &[(u32, f32)]) -> Vec<(u32, f32)> {
     let b = &snap.blend;
-    if let Some(top) = aff.first().map(|s| s.score).filter(|s| *s > 0.0) {
-        return aff.iter().take(b.history_seeds).map(|s| Scored { id: s.id.clone(), score: s.score / top }).collect();
+    if let Some(top) = aff.first().map(|s| s.1).filter(|s| *s > 0.0) {
+        return aff.iter().take(b.history_seeds).map(|&(k, score)| (k, score / top)).collect();
     }
     let Some(i) = c.index else { return Vec::new() };
     let mut bought: Vec<_> = snap.history.bought(i).to_vec();
@@ -750,9 +821,7 @@ fn history_seeds(snap: &Snapshot, c: &Customer, aff: &[Scored]) -> Vec<Scored> {
         .iter()
         .take(b.history_seeds)
         .enumerate()
-        .filter_map(|(k, x)| {
-            snap.history.products().id(x.product).map(|id| Scored { id: id.clone(), score: b.recency(k) })
-        })
+        .filter_map(|(k, x)| snap.history.products().id(x.product).map(|id| (keys.key(id), b.recency(k))))
         .collect()
 }
 
@@ -762,7 +831,7 @@ type FxHashSet<T> = HashSet<T, BuildHasherDefault<FxHasher>>;
 struct Run<'a> {
     snap: &'a Snapshot,
     req: &'a Request,
-    filter: Option<Filter>,
+    filter: Option<Arc<FilterMemo>>,
     keys: Keys<'a>,
     excluded: FxHashSet<u32>,
     /// The customer's history (purchase index, sorted by product), excluded from discovery answers.
@@ -770,13 +839,15 @@ struct Run<'a> {
     /// The customer's affinity products, excluded from discovery answers.
     bought_affinity: FxHashSet<u32>,
     need: usize,
-    out: Vec<(Arc<str>, u32, f32, Reason)>,
+    /// The answer so far: the id when the list it came from had one at hand, else looked up from the key for
+    /// the page only.
+    out: Vec<(Option<Arc<str>>, u32, f32, Reason)>,
     seen: FxHashSet<u32>,
     fallback: Option<Fallback>,
 }
 
 impl<'a> Run<'a> {
-    fn new(snap: &'a Snapshot, req: &'a Request, filter: Option<Filter>) -> Self {
+    fn new(snap: &'a Snapshot, req: &'a Request, filter: Option<Arc<FilterMemo>>) -> Self {
         let mut keys = snap.keys();
         let excluded = req.exclude.iter().map(|id| keys.key(id)).collect();
         let need = req.offset.saturating_add(req.limit);
@@ -805,27 +876,22 @@ impl<'a> Run<'a> {
             || self.keys.history_index(key).is_some_and(|h| bought.binary_search_by_key(&h, |b| b.product).is_ok())
     }
 
-    fn accept(&self, key: u32, id: &str) -> bool {
+    fn accept(&self, key: u32) -> bool {
         !self.excluded.contains(&key)
             && !self.is_bought(key)
             && !self.seen.contains(&key)
             && self.keys.indexable(key)
-            && self.filter.as_ref().is_none_or(|f| f.matches_id(id, self.keys.product(key).map(|p| &**p)))
+            && self.filter.as_ref().is_none_or(|f| f.matches(key, &self.keys))
     }
 
-    /// How many items of a list (distinct ids) would be accepted now.
-    fn count_accepted(&mut self, list: &[Scored]) -> usize {
-        let mut n = 0;
-        for s in list {
-            let k = self.keys.key(&s.id);
-            n += usize::from(s.score.is_finite() && s.score > 0.0 && self.accept(k, &s.id));
-        }
-        n
+    /// How many items of a list (distinct products) would be accepted now.
+    fn count_accepted(&self, list: &[(u32, f32)]) -> usize {
+        list.iter().filter(|&&(k, score)| score.is_finite() && score > 0.0 && self.accept(k)).count()
     }
 
-    fn push(&mut self, id: &Arc<str>, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
+    fn push(&mut self, id: Option<&Arc<str>>, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
         self.seen.insert(key);
-        self.out.push((id.clone(), key, score, reason));
+        self.out.push((id.cloned(), key, score, reason));
         if self.fallback.is_none() {
             self.fallback = step;
         }
@@ -837,28 +903,26 @@ impl<'a> Run<'a> {
         let mut v = scores.into_candidates();
         let head = self.need.saturating_sub(self.out.len()).saturating_mul(2).saturating_add(16);
         if v.len() > head {
-            v.select_nth_unstable_by(head - 1, by_rank);
-            let mut tail = v.split_off(head);
-            v.sort_unstable_by(by_rank);
-            self.push_candidates(v, step);
+            v.select_nth_unstable_by(head - 1, by_rank(&self.keys));
+            v[..head].sort_unstable_by(by_rank(&self.keys));
+            self.push_candidates(&v[..head], step);
             if !self.full() {
-                tail.sort_unstable_by(by_rank);
-                self.push_candidates(tail, step);
+                v[head..].sort_unstable_by(by_rank(&self.keys));
+                self.push_candidates(&v[head..], step);
             }
         } else {
-            v.sort_unstable_by(by_rank);
-            self.push_candidates(v, step);
+            v.sort_unstable_by(by_rank(&self.keys));
+            self.push_candidates(&v, step);
         }
     }
 
-    fn push_candidates(&mut self, cands: Vec<Candidate>, step: Option<Fallback>) {
+    fn push_candidates(&mut self, cands: &[Candidate], step: Option<Fallback>) {
         for c in cands {
             if self.full() {
                 return;
             }
-            let key = if c.key == NONE { self.keys.key(&c.id) } else { c.key };
-            if self.accept(key, &c.id) {
-                self.push(&c.id, key, c.score, c.reason, step);
+            if self.accept(c.key) {
+                self.push(None, c.key, c.score, c.reason, step);
             }
         }
     }
@@ -886,8 +950,8 @@ impl<'a> Run<'a> {
                     NONE => run.keys.key(&s.id),
                     k => k,
                 };
-                if run.accept(k, &s.id) {
-                    run.push(&s.id, k, s.score * scale, reason, step);
+                if run.accept(k) {
+                    run.push(Some(&s.id), k, s.score * scale, reason, step);
                 }
             }
             true
@@ -901,7 +965,22 @@ impl<'a> Run<'a> {
                 }
             }
             Some(cats) => {
-                let lists = cats.iter().filter_map(|&c| index.by_category.get(c as usize).map(Vec::as_slice)).collect();
+                // With a filter, each category's positions that pass (remembered per snapshot): a category
+                // the filter excludes is skipped instead of scanned.
+                let memo = self.filter.clone();
+                let (slot, n_categories) = (Snapshot::ranking_slot(ranking), self.snap.catalog.category_count());
+                let lists = cats
+                    .iter()
+                    .filter_map(|&c| {
+                        let positions = index.by_category.get(c as usize)?;
+                        Some(match &memo {
+                            Some(m) => m
+                                .in_category(slot, c, n_categories, positions, &index.keys, &list, &self.keys)
+                                .unwrap_or(positions),
+                            None => positions.as_slice(),
+                        })
+                    })
+                    .collect();
                 for pos in Merge::new(lists) {
                     if !take(self, pos) {
                         return;
@@ -921,6 +1000,7 @@ impl<'a> Run<'a> {
             .take(self.req.limit)
             .map(|(id, key, score, reason)| {
                 let product = if self.req.include_product_data { keys.product(key).cloned() } else { None };
+                let id = id.unwrap_or_else(|| keys.shared_id(key));
                 Item { id, score, reason, product }
             })
             .collect();

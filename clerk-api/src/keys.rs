@@ -9,6 +9,7 @@ use std::sync::Arc;
 
 use clerk_core::domain::Product;
 use clerk_core::intern::FxHashMap;
+use clerk_core::model::IntentModel;
 
 use crate::catalog::Catalog;
 use crate::history::History;
@@ -22,6 +23,40 @@ pub(crate) fn history_of_catalog(catalog: &Catalog, history: &History) -> Vec<u3
     (0..catalog.len() as u32).map(|i| history.products().get(&catalog.product(i).id).unwrap_or(NONE)).collect()
 }
 
+/// The model's dense product indices against the catalog's, built once per model and catalog: a look-up that
+/// answers in model indices reaches a catalog key with one array read instead of an id hash.
+#[derive(Debug, Default)]
+pub(crate) struct ModelKeys {
+    /// Per model index: the catalog index ([`NONE`] when the catalog has no such product). Empty when the model
+    /// has no dense indices, and then the engine asks by id.
+    to_catalog: Vec<u32>,
+    /// Per catalog index: the model index ([`NONE`] when the model did not know it when this was built).
+    from_catalog: Vec<u32>,
+}
+
+impl ModelKeys {
+    /// The tables of `model` against `catalog` (empty when the model has no dense indices).
+    pub(crate) fn new(model: &dyn IntentModel, catalog: &Catalog) -> Self {
+        let n = model.product_count();
+        let mut from_catalog = if n > 0 { vec![NONE; catalog.len()] } else { Vec::new() };
+        let to_catalog = (0..u32::try_from(n).unwrap_or(u32::MAX))
+            .map(|i| {
+                let k = model.product_id(i).and_then(|id| catalog.index_of(&id)).unwrap_or(NONE);
+                if k != NONE {
+                    from_catalog[k as usize] = i;
+                }
+                k
+            })
+            .collect();
+        ModelKeys { to_catalog, from_catalog }
+    }
+
+    /// Whether the model answers in dense indices.
+    pub(crate) fn indexed(&self) -> bool {
+        !self.to_catalog.is_empty()
+    }
+}
+
 /// The key space of one query.
 pub(crate) struct Keys<'a> {
     pub(crate) catalog: &'a Catalog,
@@ -30,13 +65,72 @@ pub(crate) struct Keys<'a> {
     n_catalog: u32,
     n_known: u32,
     extra: FxHashMap<Arc<str>, u32>,
+    /// The ids of the extra keys, in key order.
+    extra_ids: Vec<Arc<str>>,
 }
 
 impl<'a> Keys<'a> {
     pub(crate) fn new(catalog: &'a Catalog, history: &'a History, history_of_catalog: &'a [u32]) -> Self {
         let n_catalog = catalog.len() as u32;
         let n_known = n_catalog.saturating_add(history.products().len() as u32);
-        Keys { catalog, history, history_of_catalog, n_catalog, n_known, extra: FxHashMap::default() }
+        Keys {
+            catalog,
+            history,
+            history_of_catalog,
+            n_catalog,
+            n_known,
+            extra: FxHashMap::default(),
+            extra_ids: Vec::new(),
+        }
+    }
+
+    /// The id of a key (empty for a key this query never made).
+    pub(crate) fn id(&self, key: u32) -> &str {
+        if key < self.n_catalog {
+            &self.catalog.product(key).id
+        } else if key < self.n_known {
+            self.history.products().id(key - self.n_catalog).map_or("", |id| id)
+        } else {
+            self.extra_ids.get((key - self.n_known) as usize).map_or("", |id| id)
+        }
+    }
+
+    /// How the ids of two keys order (as the strings do): catalog products by their rank in the catalog.
+    pub(crate) fn cmp_ids(&self, a: u32, b: u32) -> std::cmp::Ordering {
+        if a < self.n_catalog && b < self.n_catalog {
+            self.catalog.cmp_ids(a, b)
+        } else {
+            self.id(a).cmp(self.id(b))
+        }
+    }
+
+    /// The id of a key, shared (empty for a key this query never made).
+    pub(crate) fn shared_id(&self, key: u32) -> Arc<str> {
+        let id = if key < self.n_catalog {
+            Some(self.catalog.id(key))
+        } else if key < self.n_known {
+            self.history.products().id(key - self.n_catalog)
+        } else {
+            self.extra_ids.get((key - self.n_known) as usize)
+        };
+        id.cloned().unwrap_or_else(|| Arc::from(""))
+    }
+
+    /// The key of the product at a model index, `None` when the model has no id for it.
+    pub(crate) fn of_model(&mut self, model: &dyn IntentModel, mk: &ModelKeys, index: u32) -> Option<u32> {
+        match mk.to_catalog.get(index as usize) {
+            Some(&k) if k != NONE => Some(k),
+            // Not in the catalog, or added to the model after the tables were built.
+            _ => model.product_id(index).map(|id| self.key(&id)),
+        }
+    }
+
+    /// The model index of a key, `None` when the model does not know the product.
+    pub(crate) fn to_model(&self, model: &dyn IntentModel, mk: &ModelKeys, key: u32) -> Option<u32> {
+        match mk.from_catalog.get(key as usize) {
+            Some(&i) if i != NONE => Some(i),
+            _ => model.product_index(self.id(key)),
+        }
     }
 
     /// The key of an id (one hash for catalog products).
@@ -51,8 +145,15 @@ impl<'a> Keys<'a> {
             return k;
         }
         let k = self.n_known + self.extra.len() as u32;
-        self.extra.insert(Arc::from(id), k);
+        let id: Arc<str> = Arc::from(id);
+        self.extra.insert(id.clone(), k);
+        self.extra_ids.push(id);
         k
+    }
+
+    /// The catalog index of a key, when the catalog has the product.
+    pub(crate) fn catalog_index(&self, key: u32) -> Option<u32> {
+        (key < self.n_catalog).then_some(key)
     }
 
     /// The catalog record of a key.

@@ -6,14 +6,13 @@
 //! **summed per product**. An item's reason is the signal that contributed most to it. Ties in the final
 //! ranking break by id, so answers are deterministic.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 
+use clerk_core::intern::FxHashMap;
 use clerk_core::model::Scored;
 use serde::{Deserialize, Serialize};
 
-use crate::keys::NONE;
+use crate::keys::{Keys, NONE};
 use crate::response::Reason;
 
 /// The weights and depths of the blends. Defaults are documented on each field; they are starting points to
@@ -132,12 +131,9 @@ impl Blend {
     }
 }
 
-/// A candidate of a blended answer.
-#[derive(Clone, Debug, PartialEq)]
+/// A candidate of a blended answer: a product by its query key ([`Keys`]).
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Candidate {
-    pub(crate) id: Arc<str>,
-    /// The query's dense key ([`Keys`]) when a memoised list gave it, else [`NONE`] (looked up when the candidate
-    /// is reached).
     pub(crate) key: u32,
     pub(crate) score: f32,
     pub(crate) reason: Reason,
@@ -145,72 +141,56 @@ pub(crate) struct Candidate {
 
 #[derive(Clone, Copy, Debug)]
 struct Acc {
-    key: u32,
     total: f32,
     best: f32,
     reason: Reason,
 }
 
-/// Hashes ids for [`Scores`]: a word at a time, the tail folded into one word (the Fx hash mixes the tail byte by
-/// byte, seven multiplications for a seven-digit id). Only [`Scores`] uses it: its map is never read in hash
-/// order before the candidates are ranked by score and id.
-#[derive(Clone, Copy, Debug, Default)]
-struct IdHasher(u64);
-
-const ID_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
-
-impl IdHasher {
-    #[inline]
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(ID_SEED);
-    }
-}
-
-impl Hasher for IdHasher {
-    #[inline]
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for c in &mut chunks {
-            self.add(u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]));
-        }
-        let tail = chunks.remainder();
-        let word = tail.iter().fold((tail.len() as u64) << 56, |w, &b| (w << 8) | u64::from(b));
-        self.add(word);
-    }
-
-    #[inline]
-    fn write_u8(&mut self, i: u8) {
-        self.add(u64::from(i));
-    }
-
-    #[inline]
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
 /// How many distinct products a blended answer usually sums (ten lists of a hundred for a visitor): the map
-/// starts that large instead of growing (and rehashing every id) eight times.
+/// starts that large instead of growing (and rehashing) eight times.
 const EXPECTED_CANDIDATES: usize = 1024;
 
 /// Sums weighted, normalised signal lists per product.
 ///
-/// Keyed by the id itself: the model has just touched each id it returned, so hashing it is cheap, while a look-up
-/// in the catalog's large index is a cache miss (a dense table by catalog index was tried and was slower for
-/// this reason). Only the candidates the answer reaches are looked up there.
+/// Keyed by the query's dense key: memoised relation lists carry it, and the model's dense-index look-ups reach
+/// it with one array read, so summing a list reads no id (an id hash reads the string behind a pointer, a
+/// cache miss per item, and keeping the id clones an `Arc`). Lists of ids are keyed with one catalog look-up per
+/// item.
 #[derive(Debug)]
 pub(crate) struct Scores {
-    map: HashMap<Arc<str>, Acc, BuildHasherDefault<IdHasher>>,
+    map: FxHashMap<u32, Acc>,
+}
+
+/// A map of that size is kept for the thread's next query beyond this many entries: one very large answer
+/// does not pin its memory.
+const MAX_SPARE_CAPACITY: usize = 16 * EXPECTED_CANDIDATES;
+
+thread_local! {
+    /// The last query's map, cleared: a map of a thousand entries is a 16 KiB allocation per query otherwise.
+    static SPARE: std::cell::RefCell<Option<FxHashMap<u32, Acc>>> = const { std::cell::RefCell::new(None) };
 }
 
 impl Default for Scores {
     fn default() -> Self {
-        Scores { map: HashMap::with_capacity_and_hasher(EXPECTED_CANDIDATES, BuildHasherDefault::default()) }
+        let spare = SPARE.try_with(|s| s.borrow_mut().take()).ok().flatten();
+        let map = spare.unwrap_or_else(|| FxHashMap::with_capacity_and_hasher(EXPECTED_CANDIDATES, Default::default()));
+        Scores { map }
     }
 }
 
-fn top_score(list: &[Scored]) -> Option<f32> {
-    let top = list.iter().map(|s| s.score).filter(|s| s.is_finite()).fold(0.0f32, f32::max);
+impl Drop for Scores {
+    fn drop(&mut self) {
+        let mut map = std::mem::take(&mut self.map);
+        if map.capacity() <= MAX_SPARE_CAPACITY {
+            map.clear();
+            // During thread teardown the spare is gone, and the map is simply freed.
+            let _ = SPARE.try_with(|s| *s.borrow_mut() = Some(map));
+        }
+    }
+}
+
+fn top_score(scores: impl Iterator<Item = f32>) -> Option<f32> {
+    let top = scores.filter(|s| s.is_finite()).fold(0.0f32, f32::max);
     (top > 0.0).then_some(top)
 }
 
@@ -225,57 +205,54 @@ impl Scores {
 
     /// Adds `list`, normalised by its best score, times `weight`: for lists whose scale means nothing across
     /// calls (a customer's affinity).
-    pub(crate) fn add(&mut self, list: &[Scored], weight: f32, reason: Reason) {
-        let Some(top) = top_score(list) else { return };
-        self.add_inner(list.iter().map(|s| (&s.id, NONE, s.score)), weight / top, reason, false);
+    pub(crate) fn add(&mut self, keys: &mut Keys<'_>, list: &[Scored], weight: f32, reason: Reason) {
+        let Some(top) = top_score(list.iter().map(|s| s.score)) else { return };
+        self.add_inner(list.iter().map(|s| (keys.key(&s.id), s.score)), weight / top, reason, false);
     }
 
-    /// Adds `list` with its scores as they are, times `weight`: for relation lists, whose scores the
-    /// [`IntentModel`](clerk_core::IntentModel) contract makes comparable across query products (so a strong
-    /// partner of one basket item outweighs a weak partner of another).
-    pub(crate) fn add_raw(&mut self, list: &[Scored], weight: f32, reason: Reason) {
-        self.add_inner(list.iter().map(|s| (&s.id, NONE, s.score)), weight, reason, false);
+    /// Adds a relation list already resolved to catalog keys with its scores as they are, times `weight`: the
+    /// [`IntentModel`](clerk_core::IntentModel) contract makes relation scores comparable across query products
+    /// (so a strong partner of one basket item outweighs a weak partner of another).
+    pub(crate) fn add_resolved(&mut self, keys: &mut Keys<'_>, list: &[Resolved], weight: f32, reason: Reason) {
+        let items = list.iter().map(|s| (if s.key == NONE { keys.key(&s.id) } else { s.key }, s.score));
+        self.add_inner(items, weight, reason, false);
     }
 
-    /// [`add_raw`](Self::add_raw) for a list already resolved to catalog keys.
-    pub(crate) fn add_resolved(&mut self, list: &[Resolved], weight: f32, reason: Reason) {
-        self.add_inner(list.iter().map(|s| (&s.id, s.key, s.score)), weight, reason, false);
+    /// [`add`](Self::add) (when `normalise`) or [`add_resolved`](Self::add_resolved) for a list of
+    /// `(key, score)`.
+    pub(crate) fn add_keyed(&mut self, list: &[(u32, f32)], weight: f32, reason: Reason, normalise: bool) {
+        let weight = if normalise {
+            let Some(top) = top_score(list.iter().map(|s| s.1)) else { return };
+            weight / top
+        } else {
+            weight
+        };
+        self.add_inner(list.iter().copied(), weight, reason, false);
     }
 
-    /// Like [`add`](Self::add) but only for products already present (a re-ranking boost).
-    pub(crate) fn boost(&mut self, list: &[Scored], weight: f32, reason: Reason) {
-        let Some(top) = top_score(list) else { return };
-        self.add_inner(list.iter().map(|s| (&s.id, NONE, s.score)), weight / top, reason, true);
+    /// Like [`add_keyed`](Self::add_keyed) with `normalise`, but only for products already present (a
+    /// re-ranking boost).
+    pub(crate) fn boost_keyed(&mut self, list: &[(u32, f32)], weight: f32, reason: Reason) {
+        let Some(top) = top_score(list.iter().map(|s| s.1)) else { return };
+        self.add_inner(list.iter().copied(), weight / top, reason, true);
     }
 
-    fn add_inner<'b>(
-        &mut self,
-        list: impl Iterator<Item = (&'b Arc<str>, u32, f32)>,
-        weight: f32,
-        reason: Reason,
-        only_existing: bool,
-    ) {
+    fn add_inner(&mut self, list: impl Iterator<Item = (u32, f32)>, weight: f32, reason: Reason, only_existing: bool) {
         if !(weight.is_finite() && weight > 0.0) {
             return;
         }
-        for (id, key, score) in list {
+        for (key, score) in list {
             if !(score.is_finite() && score > 0.0) {
                 continue;
             }
             let part = weight * score;
             if only_existing {
-                if let Some(a) = self.map.get_mut(id) {
+                if let Some(a) = self.map.get_mut(&key) {
                     a.total += part;
                 }
                 continue;
             }
-            let a = match self.map.get_mut(id) {
-                Some(a) => a,
-                None => self.map.entry(id.clone()).or_insert(Acc { key, total: 0.0, best: 0.0, reason }),
-            };
-            if a.key == NONE {
-                a.key = key;
-            }
+            let a = self.map.entry(key).or_insert(Acc { total: 0.0, best: 0.0, reason });
             a.total += part;
             if part > a.best {
                 a.best = part;
@@ -285,26 +262,21 @@ impl Scores {
     }
 
     /// The candidates with a positive, finite total, unordered.
-    pub(crate) fn into_candidates(self) -> Vec<Candidate> {
-        self.map
-            .into_iter()
-            .filter(|(_, a)| a.total.is_finite() && a.total > 0.0)
-            .map(|(id, a)| Candidate { id, key: a.key, score: a.total, reason: a.reason })
-            .collect()
-    }
-
-    /// The candidates, best first, ties by id.
-    #[cfg(test)]
-    pub(crate) fn into_sorted(self) -> Vec<Candidate> {
-        let mut v = self.into_candidates();
-        v.sort_unstable_by(by_rank);
+    pub(crate) fn into_candidates(mut self) -> Vec<Candidate> {
+        // Sized once: collecting a filtered drain grows the vector (and copies it) several times.
+        let mut v = Vec::with_capacity(self.map.len());
+        v.extend(self.map.drain().filter(|(_, a)| a.total.is_finite() && a.total > 0.0).map(|(key, a)| Candidate {
+            key,
+            score: a.total,
+            reason: a.reason,
+        }));
         v
     }
 }
 
 /// Best first, ties by id.
-pub(crate) fn by_rank(a: &Candidate, b: &Candidate) -> std::cmp::Ordering {
-    b.score.total_cmp(&a.score).then_with(|| a.id.cmp(&b.id))
+pub(crate) fn by_rank<'k>(keys: &'k Keys<'_>) -> impl Fn(&Candidate, &Candidate) -> std::cmp::Ordering + 'k {
+    move |a, b| b.score.total_cmp(&a.score).then_with(|| keys.cmp_ids(a.key, b.key))
 }
 
 /// One item of a relation list resolved to the catalog (`key` is [`NONE`] when the catalog has no such product).
@@ -318,20 +290,28 @@ pub(crate) struct Resolved {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::catalog::Catalog;
+    use crate::history::History;
 
     fn s(id: &str, score: f32) -> Scored {
         Scored { id: id.into(), score }
     }
 
+    fn sorted<'k>(sc: Scores, keys: &'k Keys<'_>) -> Vec<(&'k str, f32, Reason)> {
+        let mut v = sc.into_candidates();
+        v.sort_unstable_by(by_rank(keys));
+        v.iter().map(|c| (keys.id(c.key), c.score, c.reason)).collect()
+    }
+
     #[test]
     fn lists_are_normalised_weighted_and_summed() {
+        let (catalog, history) = (Catalog::new(), History::default());
+        let mut keys = Keys::new(&catalog, &history, &[]);
         let mut sc = Scores::new();
-        sc.add(&[s("a", 10.0), s("b", 5.0)], 1.0, Reason::BoughtTogether);
-        sc.add(&[s("b", 2.0), s("c", 1.0)], 0.5, Reason::BoughtNext);
-        let v = sc.into_sorted();
-        let got: Vec<(&str, f32, Reason)> = v.iter().map(|c| (&*c.id, c.score, c.reason)).collect();
+        sc.add(&mut keys, &[s("a", 10.0), s("b", 5.0)], 1.0, Reason::BoughtTogether);
+        sc.add(&mut keys, &[s("b", 2.0), s("c", 1.0)], 0.5, Reason::BoughtNext);
         assert_eq!(
-            got,
+            sorted(sc, &keys),
             vec![
                 ("a", 1.0, Reason::BoughtTogether),
                 ("b", 1.0, Reason::BoughtTogether),
@@ -342,11 +322,12 @@ mod tests {
 
     #[test]
     fn boost_touches_only_present_items_and_bad_scores_are_ignored() {
+        let (catalog, history) = (Catalog::new(), History::default());
+        let mut keys = Keys::new(&catalog, &history, &[]);
         let mut sc = Scores::new();
-        sc.add(&[s("a", 1.0), s("x", f32::NAN), s("y", -1.0)], 1.0, Reason::Alternative);
-        sc.boost(&[s("a", 2.0), s("z", 4.0)], 1.0, Reason::History);
-        let v = sc.into_sorted();
-        assert_eq!(v.len(), 1);
-        assert_eq!((&*v[0].id, v[0].score, v[0].reason), ("a", 1.5, Reason::Alternative));
+        sc.add(&mut keys, &[s("a", 1.0), s("x", f32::NAN), s("y", -1.0)], 1.0, Reason::Alternative);
+        let boost = [(keys.key("a"), 2.0), (keys.key("z"), 4.0)];
+        sc.boost_keyed(&boost, 1.0, Reason::History);
+        assert_eq!(sorted(sc, &keys), vec![("a", 1.5, Reason::Alternative)]);
     }
 }

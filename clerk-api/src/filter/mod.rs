@@ -24,6 +24,7 @@
 
 mod eval;
 mod lexer;
+pub(crate) mod memo;
 mod parser;
 
 use std::fmt;

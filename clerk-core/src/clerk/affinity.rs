@@ -31,12 +31,40 @@ impl<'a> Scorer<'a> {
         }
     }
 
+    /// The recency part of [`score`](Self::score), from the history item alone.
+    fn base(&self, h: &HistItem) -> f32 {
+        let short = h.decayed * self.short;
+        let long = h.decayed_long * self.long;
+        short + self.long_weight * long
+    }
+
+    /// Bounds `(low, high)` of [`score`](Self::score) from the history item alone (no per-product count read),
+    /// when no product's repeat rate exceeds 1 (repeat buyers are buyers). `score` multiplies the recency part
+    /// by `1 + weight x rate` (rate in (0, 1]) and `1 + weight x due` (due at most 1, and not negative unless
+    /// the scorer's time is before the last purchase); f32 rounding is monotone, so the same products with the
+    /// factors at their extremes bound it. A non-finite or negative recency part gives `(0, inf)`: no bound.
+    /// The lower bound holds where the score is positive and finite; the upper one always.
+    pub(crate) fn bounds(&self, h: &HistItem) -> (f32, f32) {
+        let base = self.base(h);
+        if !(base.is_finite() && base >= 0.0) {
+            return (0.0, f32::INFINITY);
+        }
+        let mut high = base;
+        if let Some(weight) = self.repeat_prior_weight {
+            high *= 1.0 + weight;
+        }
+        if let Some(weight) = self.due_weight {
+            high *= 1.0 + weight;
+        }
+        // An overflowing score counts 0, so the recency part is a lower bound only where the bound is finite.
+        let low = if self.at >= h.last && high.is_finite() { base } else { 0.0 };
+        (low, high)
+    }
+
     /// How likely the customer is to buy `h.product` again at the scorer's time.
     pub(crate) fn score(&self, h: &HistItem) -> f32 {
         let s = self.s;
-        let short = h.decayed * self.short;
-        let long = h.decayed_long * self.long;
-        let mut score = short + self.long_weight * long;
+        let mut score = self.base(h);
         let p = h.product as usize;
         if let Some(weight) = self.repeat_prior_weight {
             // Share of the product's buyers who bought it again, smoothed towards one half.

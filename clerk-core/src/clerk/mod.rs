@@ -58,17 +58,24 @@ struct Inner {
     /// How partners spread in the rows of the pair counts of each of the [`AUDIENCE_KINDS`], for fold-in to
     /// find them in few probes.
     spreads: [counts::Spread; 3],
+    /// Whether no product has more repeat buyers than buyers (so its repeat rate is at most 1), which lets an
+    /// affinity bound a history item's score without reading the product's counts. True of every analysis
+    /// and kept by fold-in (a repeat buyer is a buyer); checked once because a loaded state is only
+    /// validated for its shape.
+    rates_bounded: bool,
 }
 
 impl Inner {
     fn new(mut state: State) -> Self {
         state.rank_ids();
+        let rates_bounded = state.repeat_buyers.iter().zip(&state.buyers).all(|(r, b)| r <= b);
         let mut inner = Inner {
             state,
             incoming: Vec::new(),
             buyers_of: Vec::new(),
             similar_to: Vec::new(),
             spreads: Default::default(),
+            rates_bounded,
         };
         inner.rebuild_derived();
         inner
@@ -214,11 +221,27 @@ struct Scratch {
     seeds: Vec<(u32, f32)>,
 }
 
+/// See `AFFINITY_SCRATCH`.
+type AffinityScratch = (Vec<(u32, f32, f32)>, Vec<u32>);
+
+/// Buckets of [`low_bucket`]: the top 11 bits below the sign of a non-negative f32 (its exponent and 3 mantissa
+/// bits), so a bucket spans at most 1/8 of its lower edge.
+const LOW_BUCKETS: usize = 1 << 11;
+
+/// The bucket of a non-negative float: monotone in the value (the bits of non-negative floats order as they do).
+fn low_bucket(x: f32) -> usize {
+    (x.to_bits() >> 20) as usize & (LOW_BUCKETS - 1)
+}
+
 thread_local! {
     /// Per-customer scores and last purchases of an audience, reused across queries on this thread.
     static AUDIENCE_SCRATCH: std::cell::RefCell<(Vec<f32>, Vec<Option<i64>>)> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 
     static SCRATCH: std::cell::RefCell<Scratch> = std::cell::RefCell::new(Scratch::default());
+
+    /// One affinity's indexable history items (positions in the history) with their score bounds, and how many
+    /// lower bounds fall in each of [`LOW_BUCKETS`].
+    static AFFINITY_SCRATCH: std::cell::RefCell<AffinityScratch> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
 }
 
 /// The products related by relation `kind` to weighted seeds (product indices): each seed's best `per_seed`
@@ -261,6 +284,115 @@ fn set_top(
     );
     touched.clear();
     kept
+}
+
+/// `related_to_set` over product indices: the seeds with a positive, finite weight, in their order.
+fn related_to_seeds(
+    s: &State,
+    seeds: impl Iterator<Item = (u32, f32)>,
+    relation: Relation,
+    per_seed: usize,
+    limit: usize,
+) -> Vec<(u32, f32)> {
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let Scratch { sums, touched, seeds: seed_ids } = &mut *scratch;
+        seed_ids.clear();
+        seed_ids.extend(seeds.filter(|&(_, w)| w.is_finite() && w > 0.0));
+        set_top(s, relation_index(relation), seed_ids, per_seed, limit, sums, touched)
+    })
+}
+
+/// `customer_affinity` over product indices.
+///
+/// A long history (thousands of products on a real grocery) is cut before it is scored: each item's score lies
+/// between bounds computed from the item alone ([`affinity::Scorer::bounds`]), so an item whose upper bound is
+/// below a floor under the `limit`-th best lower bound cannot be in the answer and is never scored (scoring reads
+/// per-product counts, a cache miss each, when the repeat and due weights are set) nor ranked. The answer is the
+/// one scoring every item gives.
+fn affinity_of(
+    inner: &Inner,
+    settings: &Settings,
+    customer: &str,
+    at: Option<Timestamp>,
+    limit: usize,
+) -> Vec<(u32, f32)> {
+    let s = &inner.state;
+    let Some(c) = s.customers.get(customer) else { return Vec::new() };
+    if limit == 0 {
+        return Vec::new();
+    }
+    let scorer = affinity::Scorer::new(s, settings, at.map_or(s.latest, Timestamp::secs));
+    let hist = &s.history[c as usize];
+    AFFINITY_SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let (items, counts) = &mut *scratch;
+        // The indexable items with their bounds, and the floor under the `limit`-th best score.
+        items.clear();
+        items.extend(hist.iter().enumerate().filter(|(_, h)| s.indexable[h.product as usize]).map(|(k, h)| {
+            let (low, high) = scorer.bounds(h);
+            (k as u32, low, high)
+        }));
+        let mut cut = 0.0f32;
+        if inner.rates_bounded && items.len() > limit.saturating_mul(2) {
+            // The lower edge of the bucket holding the `limit`-th best lower bound: at least `limit` items score
+            // at least this, so anything scoring below it is out. One counting pass, where selecting the exact
+            // bound would cost a selection over the whole history; the bucket's other items are scored too.
+            counts.clear();
+            counts.resize(LOW_BUCKETS, 0);
+            for x in items.iter() {
+                counts[low_bucket(x.1)] += 1;
+            }
+            let mut seen = 0usize;
+            for b in (1..LOW_BUCKETS).rev() {
+                seen += counts[b] as usize;
+                if seen >= limit {
+                    cut = f32::from_bits((b as u32) << 20);
+                    break;
+                }
+            }
+        }
+        let mut v: Vec<(u32, f32)> = items
+            .iter()
+            .filter(|x| cut == 0.0 || x.2 >= cut)
+            .map(|x| &hist[x.0 as usize])
+            .map(|h| (h.product, scorer.score(h)))
+            .filter(|&(_, score)| score > 0.0)
+            .collect();
+        // Best first, ties by id (its rank): the order of `relations::top_of`, on the few items left.
+        let rank = &s.id_rank;
+        let by = |a: &(u32, f32), b: &(u32, f32)| {
+            b.1.total_cmp(&a.1).then_with(|| rank[a.0 as usize].cmp(&rank[b.0 as usize]))
+        };
+        if v.len() > limit {
+            v.select_nth_unstable_by(limit - 1, by);
+            v.truncate(limit);
+        }
+        v.sort_unstable_by(by);
+        v
+    })
+}
+
+/// `bought_by_similar` over product indices.
+fn similar_of(inner: &Inner, settings: &Settings, customer: &str, new_only: bool, limit: usize) -> Vec<(u32, f32)> {
+    let s = &inner.state;
+    let Some(c) = s.customers.get(customer) else { return Vec::new() };
+    let pick = |lists: &similar::SimilarLists| -> Vec<(u32, f32)> {
+        let list = if new_only { &lists.new } else { &lists.all };
+        list.iter().copied().filter(|&(p, _)| s.indexable[p as usize]).take(limit).collect()
+    };
+    if let Some(lists) = s.similar_lists.get(c as usize) {
+        return pick(lists);
+    }
+    // A customer first seen in a fold-in has no neighbours from the analysis: find them now, from the same
+    // cosine over the buyers of their few products.
+    let neighbours = similar::neighbours_of(&s.history, &inner.buyers_of, c, settings);
+    SCRATCH.with(|cell| {
+        let mut scratch = cell.borrow_mut();
+        let Scratch { sums, touched, .. } = &mut *scratch;
+        let lists = similar::bought_by_neighbours(s, c, &neighbours, settings.similar_products, sums, touched);
+        pick(&lists)
+    })
 }
 
 fn relation_index(relation: Relation) -> usize {
@@ -306,53 +438,52 @@ impl IntentModel for ClerkCore {
     fn related_to_set(&self, seeds: &[Scored], relation: Relation, per_seed: usize, limit: usize) -> Vec<Scored> {
         let inner = self.read();
         let s = &inner.state;
-        SCRATCH.with(|cell| {
-            let mut scratch = cell.borrow_mut();
-            let Scratch { sums, touched, seeds: seed_ids } = &mut *scratch;
-            seed_ids.clear();
-            seed_ids.extend(
-                seeds
-                    .iter()
-                    .filter(|x| x.score.is_finite() && x.score > 0.0)
-                    .filter_map(|x| s.products.get(&x.id).map(|p| (p, x.score))),
-            );
-            scored(s, set_top(s, relation_index(relation), seed_ids, per_seed, limit, sums, touched))
-        })
+        let seeds = seeds.iter().filter_map(|x| s.products.get(&x.id).map(|p| (p, x.score)));
+        scored(s, related_to_seeds(s, seeds, relation, per_seed, limit))
     }
 
     fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored> {
         let inner = self.read();
+        scored(&inner.state, affinity_of(&inner, &self.settings, customer, at, limit))
+    }
+
+    fn product_count(&self) -> usize {
+        self.read().state.n_products()
+    }
+
+    fn product_index(&self, id: &str) -> Option<u32> {
+        self.read().state.products.get(id)
+    }
+
+    fn product_id(&self, index: u32) -> Option<Arc<str>> {
+        self.read().state.products.id(index).cloned()
+    }
+
+    fn related_to_set_indexed(
+        &self,
+        seeds: &[(u32, f32)],
+        relation: Relation,
+        per_seed: usize,
+        limit: usize,
+    ) -> Vec<(u32, f32)> {
+        let inner = self.read();
         let s = &inner.state;
-        let Some(c) = s.customers.get(customer) else { return Vec::new() };
-        let scorer = affinity::Scorer::new(s, &self.settings, at.map_or(s.latest, Timestamp::secs));
-        let v = s.history[c as usize]
-            .iter()
-            .filter(|h| s.indexable[h.product as usize])
-            .map(|h| (h.product, scorer.score(h)))
-            .filter(|&(_, score)| score > 0.0);
-        scored(s, relations::top_of(s, v, limit))
+        // An index the model does not have is no seed, as an unknown id is none in `related_to_set`.
+        let seeds = seeds.iter().copied().filter(|&(p, _)| (p as usize) < s.n_products());
+        related_to_seeds(s, seeds, relation, per_seed, limit)
+    }
+
+    fn customer_affinity_indexed(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<(u32, f32)> {
+        affinity_of(&self.read(), &self.settings, customer, at, limit)
     }
 
     fn bought_by_similar(&self, customer: &str, new_only: bool, limit: usize) -> Vec<Scored> {
         let inner = self.read();
-        let s = &inner.state;
-        let Some(c) = s.customers.get(customer) else { return Vec::new() };
-        let pick = |lists: &similar::SimilarLists| -> Vec<(u32, f32)> {
-            let list = if new_only { &lists.new } else { &lists.all };
-            list.iter().copied().filter(|&(p, _)| s.indexable[p as usize]).take(limit).collect()
-        };
-        if let Some(lists) = s.similar_lists.get(c as usize) {
-            return scored(s, pick(lists));
-        }
-        // A customer first seen in a fold-in has no neighbours from the analysis: find them now, from the same
-        // cosine over the buyers of their few products.
-        let neighbours = similar::neighbours_of(&s.history, &inner.buyers_of, c, &self.settings);
-        SCRATCH.with(|cell| {
-            let mut scratch = cell.borrow_mut();
-            let Scratch { sums, touched, .. } = &mut *scratch;
-            let lists = similar::bought_by_neighbours(s, c, &neighbours, self.settings.similar_products, sums, touched);
-            scored(s, pick(&lists))
-        })
+        scored(&inner.state, similar_of(&inner, &self.settings, customer, new_only, limit))
+    }
+
+    fn bought_by_similar_indexed(&self, customer: &str, new_only: bool, limit: usize) -> Vec<(u32, f32)> {
+        similar_of(&self.read(), &self.settings, customer, new_only, limit)
     }
 
     fn audience(&self, product: &str, at: Option<Timestamp>, limit: usize) -> Vec<AudienceMember> {

@@ -76,6 +76,56 @@ pub trait IntentModel: Send + Sync + Debug + 'static {
     /// reference time when `None`): repeat, recency and due-ness. Best first, at most `limit`.
     fn customer_affinity(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<Scored>;
 
+    /// How many products the model has dense indices for (`0..product_count()`), for callers that combine many
+    /// look-ups and would rather not hash and clone an id per listed product. The default, 0, means the model
+    /// has no dense indices: callers then use the id look-ups only.
+    ///
+    /// An index names the same product for the life of the model value: [`fold_in`](Self::fold_in) may only add
+    /// indices at the end, so a caller may keep its own tables by index between fold-ins.
+    fn product_count(&self) -> usize {
+        0
+    }
+
+    /// The dense index of a product id, `None` when the model does not know the product (or has no indices).
+    fn product_index(&self, id: &str) -> Option<u32> {
+        let _ = id;
+        None
+    }
+
+    /// The id of the product at a dense index, the inverse of [`product_index`](Self::product_index).
+    fn product_id(&self, index: u32) -> Option<Arc<str>> {
+        let _ = index;
+        None
+    }
+
+    /// [`related_to_set`](Self::related_to_set) over dense indices: seeds and answer are `(index, score)` pairs,
+    /// with the same answer in the same order. The default translates through
+    /// [`product_id`](Self::product_id) and [`product_index`](Self::product_index); a model with dense
+    /// indices answers without touching an id.
+    fn related_to_set_indexed(
+        &self,
+        seeds: &[(u32, f32)],
+        relation: Relation,
+        per_seed: usize,
+        limit: usize,
+    ) -> Vec<(u32, f32)> {
+        let seeds: Vec<Scored> =
+            seeds.iter().filter_map(|&(p, score)| Some(Scored { id: self.product_id(p)?, score })).collect();
+        self.related_to_set(&seeds, relation, per_seed, limit)
+            .into_iter()
+            .filter_map(|s| Some((self.product_index(&s.id)?, s.score)))
+            .collect()
+    }
+
+    /// [`customer_affinity`](Self::customer_affinity) as `(index, score)` pairs, with the same answer in the
+    /// same order. The default translates through [`product_index`](Self::product_index).
+    fn customer_affinity_indexed(&self, customer: &str, at: Option<Timestamp>, limit: usize) -> Vec<(u32, f32)> {
+        self.customer_affinity(customer, at, limit)
+            .into_iter()
+            .filter_map(|s| Some((self.product_index(&s.id)?, s.score)))
+            .collect()
+    }
+
     /// Products bought by the customers most similar to `customer` (by what they buy), scored by the summed
     /// similarity of the similar customers who bought each, best first, at most `limit`: only products the
     /// customer has not bought when `new_only` (discoveries), else those too (how typical each of the
@@ -84,6 +134,15 @@ pub trait IntentModel: Send + Sync + Debug + 'static {
     fn bought_by_similar(&self, customer: &str, new_only: bool, limit: usize) -> Vec<Scored> {
         let _ = (customer, new_only, limit);
         Vec::new()
+    }
+
+    /// [`bought_by_similar`](Self::bought_by_similar) as `(index, score)` pairs, with the same answer in the
+    /// same order. The default translates through [`product_index`](Self::product_index).
+    fn bought_by_similar_indexed(&self, customer: &str, new_only: bool, limit: usize) -> Vec<(u32, f32)> {
+        self.bought_by_similar(customer, new_only, limit)
+            .into_iter()
+            .filter_map(|s| Some((self.product_index(&s.id)?, s.score)))
+            .collect()
     }
 
     /// Customers scored by their intent to buy `product`, best first, at most `limit`.

@@ -6,6 +6,7 @@
 
 mod fold_in;
 mod fresh;
+mod indexed;
 mod persistence;
 mod planted;
 mod properties;
