@@ -58,6 +58,8 @@ struct Inner {
     /// How partners spread in the rows of the pair counts of each of the [`AUDIENCE_KINDS`], for fold-in to
     /// find them in few probes.
     spreads: [counts::Spread; 3],
+    /// The working lists of fold-ins, kept from one to the next.
+    fold_changes: fold_in::Changes,
 }
 
 impl Inner {
@@ -69,6 +71,7 @@ impl Inner {
             buyers_of: Vec::new(),
             similar_to: Vec::new(),
             spreads: Default::default(),
+            fold_changes: fold_in::Changes::with_room(),
         };
         inner.rebuild_derived();
         inner
