@@ -246,10 +246,7 @@ impl PairCounts {
     /// [`apply_changes`](Self::apply_changes) on two threads: the rows of the first half of `changes` on this
     /// one, the others on a second. The rows are disjoint and each is updated as on one thread, so the counts
     /// and the moved pairs are the same.
-    pub(crate) fn split_changes<'a>(
-        &'a mut self,
-        changes: &'a [(u32, u32, i32)],
-    ) -> [Part<'a>; 2] {
+    pub(crate) fn split_changes<'a>(&'a mut self, changes: &'a [(u32, u32, i32)]) -> [Part<'a>; 2] {
         if let Some(&(last, _, _)) = changes.last() {
             if self.rows.len() <= last as usize {
                 self.rows.resize(last as usize + 1, Row::default());

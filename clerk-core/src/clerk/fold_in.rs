@@ -22,15 +22,21 @@
 //! whose denominator moved reads its listed counts back from its scores), and a moved pair that cannot beat
 //! the entries that stay is not tested. The leads to each product are kept by count, so they change only when
 //! a listed pair does, not with every order of its sources. The working lists are kept from one fold-in to the
-//! next ([`Changes`]): grown from empty every time, their reallocations were a tenth to a fifth of the time.
+//! next ([`Changes`]): grown from empty every time, they were much of the fifth of the time spent in the
+//! allocator.
 //! `CLERK_TRACE=1` prints each fold-in's changes per table and the time of its phases.
 //!
-//! Measured on the Complete Journey data (docs/benchmarks.md), the slowest single orders (the p99 is the
-//! tenth slowest of 1,000) move 12,000 to 31,000 counts: 2 to 4 ms on one core, two thirds in applying the
-//! counts (mostly the cache misses of reading their rows) and a third in updating the related lists. Deferring
-//! the changes that cannot enter a related list was measured and rejected: the bound a pair's count has without
-//! reading it (`min` of its products' rows) rules out only 4% (bought next) to 24% (same customers) of them.
-
+//! Measured on the Complete Journey data (docs/benchmarks.md), the p99 of single orders (the tenth slowest of
+//! 1,000) is an order that moves about 12,000 counts, and the slowest move 12,000 to 31,000: about 150 ns per
+//! count to apply (mostly waiting for the rows' cache lines: reading them ahead saves a sixth, fewer probes or
+//! a branch-free search nothing) and 100 ns per moved pair to update the related lists (significance tests,
+//! ranking, leads), so 3 to 7 ms on one core. Weighed and measured, not kept: deferring the changes that cannot
+//! enter a related list (the bound a count has without reading it, the smaller of its products' rows, rules
+//! out only 4% of bought-next to 24% of same-customers changes, and the related lists need every other count
+//! before and after); the related rows of a large batch worked out on two threads (no faster on the shared
+//! 2-core machine). Transparent huge pages for the heap (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, a deployment
+//! setting) took 10-15% off every fold-in.
+//!
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::analysis::{decay, next_window};
@@ -234,8 +240,8 @@ const ROWS_READ: usize = 64;
 const PARALLEL_CHANGES: usize = if cfg!(test) { 16 } else { 4096 };
 
 /// What a fold-in changes, per relation kind (indexed like [`State::related`]), and its working lists: emptied
-/// after each fold-in but kept allocated for the next (up to [`KEPT_CAPACITY`] entries each), as growing them
-/// from empty every time was a fifth of a fold-in's time.
+/// after each fold-in but kept allocated for the next (up to [`KEPT_CAPACITY`] entries each): growing them
+/// from empty every time was much of the fifth of a fold-in's time spent in the allocator.
 #[derive(Debug, Default)]
 pub(super) struct Changes {
     /// Count changes not applied yet: `(i, j, by)`.
