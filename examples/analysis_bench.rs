@@ -4,7 +4,8 @@
 //!
 //! ```text
 //! cargo run --release --example analysis_bench -- [--orders FILE [--catalog FILE] [column flags as in `import`]]
-//!     [--cutoff '2017-12-04 00:00:00'] [--fold-in N] [--scales 1,2,4] [--peers RESULTS.jsonl] [--repeat N]
+//!     [--cutoff '2017-12-04 00:00:00'] [--fold-in N] [--fold-in-runs R] [--scales 1,2,4] [--peers RESULTS.jsonl]
+//!     [--repeat N]
 //! cargo run --release --example analysis_bench -- --scale N      # one synthetic scale, JSON to stdout
 //! ```
 //!
@@ -15,7 +16,10 @@
 //! reset (`/proc/self/clear_refs`) just before each analysis, so it is the analysis' peak on top of what the
 //! process already holds (printed as "before"). Fold-in: the first N test orders (time order) are folded one at a time,
 //! each timed alone, into the model analysed with all threads, after save/load were measured on it (no clone:
-//! the model is modified in place). `--peers` reads the peers' JSON lines (`../shared/peers/peers.py --out`)
+//! the model is modified in place). With `--fold-in-runs R` (R > 1) the same N orders are also folded into R - 1
+//! models loaded from the saved bytes, and each order's fastest of the R runs is reported too: on a shared
+//! machine, a time slice lost to another process lands on a different order in each run, so the per-order
+//! minimum shows the fold-in's own tail. `--peers` reads the peers' JSON lines (`../shared/peers/peers.py --out`)
 //! of the same session and compares with the fastest learned peer's `fit_s`. `--repeat N` runs each analysis N
 //! times and reports the fastest (the least disturbed on a shared machine). A table goes to stderr, one JSON
 //! object to stdout.
@@ -41,6 +45,7 @@ struct Args {
     source: common::Source,
     cutoff: String,
     fold_in: usize,
+    fold_in_runs: usize,
     scales: Vec<f64>,
     scale: Option<f64>,
     peers: Option<String>,
@@ -49,8 +54,8 @@ struct Args {
 
 fn usage() -> ! {
     eprintln!(
-        "usage: analysis_bench [--orders FILE [--catalog FILE] {}] [--cutoff TIME] [--fold-in N] [--scales 1,2,4] \
-         [--peers RESULTS.jsonl] [--repeat N] | --scale N",
+        "usage: analysis_bench [--orders FILE [--catalog FILE] {}] [--cutoff TIME] [--fold-in N] [--fold-in-runs R] \
+         [--scales 1,2,4] [--peers RESULTS.jsonl] [--repeat N] | --scale N",
         common::COLUMN_FLAGS
     );
     std::process::exit(2)
@@ -61,6 +66,7 @@ fn parse_args() -> Args {
         source: common::Source::default(),
         cutoff: "2017-12-04 00:00:00".into(),
         fold_in: 1000,
+        fold_in_runs: 1,
         scales: vec![1.0, 2.0, 4.0],
         scale: None,
         peers: None,
@@ -75,6 +81,7 @@ fn parse_args() -> Args {
         match flag.as_str() {
             "--cutoff" => args.cutoff = value(),
             "--fold-in" => args.fold_in = value().parse().unwrap_or_else(|_| usage()),
+            "--fold-in-runs" => args.fold_in_runs = value().parse().unwrap_or_else(|_| usage()),
             "--scales" => {
                 let v = value();
                 args.scales = if v.is_empty() {
@@ -283,13 +290,30 @@ fn real(args: &Args, orders_path: &str) -> Value {
         touched += stats.products_touched;
         skipped += stats.skipped;
     }
+    // Each order's fastest over runs into freshly loaded models (see the module doc).
+    let mut fastest = nanos.clone();
+    for _ in 1..args.fold_in_runs {
+        let loaded = ClerkCore::new(Settings::default()).load(&bytes).expect("load");
+        for (o, best) in test.iter().zip(&mut fastest) {
+            let t = Instant::now();
+            black_box(loaded.fold_in(std::slice::from_ref(o)).expect("fold-in"));
+            *best = (*best).min(t.elapsed().as_nanos() as u64);
+        }
+    }
     let fold = Latency::of(&mut nanos);
+    let fastest = (args.fold_in_runs > 1).then(|| Latency::of(&mut fastest));
     let mean_lines = test.iter().map(|o| o.lines.len()).sum::<usize>() as f64 / test.len().max(1) as f64;
     eprintln!(
         "fold-in of {} single orders (mean {mean_lines:.1} lines): p50 {} us, p99 {} us, p999 {} us, mean {} us, max \
          {} us (target < 1000 us); {skipped} skipped",
         fold.n, fold.p50_us, fold.p99_us, fold.p999_us, fold.mean_us, fold.max_us
     );
+    if let Some(f) = &fastest {
+        eprintln!(
+            "fold-in, each order's fastest of {} runs: p50 {} us, p99 {} us, p999 {} us, mean {} us, max {} us",
+            args.fold_in_runs, f.p50_us, f.p99_us, f.p999_us, f.mean_us, f.max_us
+        );
+    }
 
     let peer = args.peers.as_deref().and_then(fastest_peer);
     if let Some((name, fit)) = &peer {
@@ -316,7 +340,8 @@ fn real(args: &Args, orders_path: &str) -> Value {
         "speedup_all_over_1": r3(s1 / sn),
         "save": {"bytes": bytes.len(), "seconds": r3(save_s), "fingerprint": fingerprint},
         "load_s": r3(load_s),
-        "fold_in_single": {"latency": fold, "mean_lines": r3(mean_lines), "products_touched": touched, "skipped": skipped},
+        "fold_in_single": {"latency": fold, "mean_lines": r3(mean_lines), "products_touched": touched, "skipped": skipped,
+            "runs": args.fold_in_runs, "fastest_of_runs": fastest},
         "fastest_learned_peer": peer.map(|(m, fit)| json!({
             "model": m, "fit_s": fit, "ratio_peer_over_clerk_1_thread": r3(fit / s1),
             "ratio_peer_over_clerk_all_threads": r3(fit / sn),

@@ -210,19 +210,147 @@ impl PairCounts {
         self.rows.get(i as usize).map_or(0, |row| row.get(j))
     }
 
-    /// Reads, for each change `(i, j, _)`, the entries of row `i` around where partner `j` likely is: loads that do not
-    /// wait for each other, so the processor overlaps their cache misses, where the searches of
-    /// [`apply_row`](Self::apply_row) that follow would wait for each in turn. Returns a value made of all of
-    /// them, for the caller to hide from the optimiser.
-    pub(crate) fn touch(&self, changes: &[(u32, u32, i32)], spread: &Spread) -> u32 {
+    /// Adds `deltas` (sorted by partner, distinct) to the counts of row `i`, dropping pairs that reach zero,
+    /// and reports each partner's count before and after as `(j, before, after)` (see [`Row::apply`]).
+    #[cfg(test)]
+    pub(crate) fn apply_row(
+        &mut self,
+        i: u32,
+        deltas: &[(u32, i32)],
+        spread: &Spread,
+        report: impl FnMut(u32, u32, u32),
+    ) {
+        if self.rows.len() <= i as usize {
+            self.rows.resize(i as usize + 1, Row::default());
+        }
+        self.rows[i as usize].apply(deltas, &mut Vec::new(), spread, report);
+    }
+
+    /// Applies `changes` `(i, j, by)` (sorted by `(i, j)`, distinct) a row at a time, appending each moved
+    /// pair to `moved` with its count before and after, in `(i, j)` order.
+    pub(crate) fn apply_changes(
+        &mut self,
+        changes: &[(u32, u32, i32)],
+        spread: &Spread,
+        work: &mut Work,
+        moved: &mut Vec<Moved>,
+    ) {
+        if let Some(&(last, _, _)) = changes.last() {
+            if self.rows.len() <= last as usize {
+                self.rows.resize(last as usize + 1, Row::default());
+            }
+        }
+        apply_changes(&mut self.rows, 0, changes, spread, work, moved);
+    }
+
+    /// [`apply_changes`](Self::apply_changes) on two threads: the rows of the first half of `changes` on this
+    /// one, the others on a second. The rows are disjoint and each is updated as on one thread, so the counts
+    /// and the moved pairs are the same.
+    pub(crate) fn split_changes<'a>(&'a mut self, changes: &'a [(u32, u32, i32)]) -> [Part<'a>; 2] {
+        if let Some(&(last, _, _)) = changes.last() {
+            if self.rows.len() <= last as usize {
+                self.rows.resize(last as usize + 1, Row::default());
+            }
+        }
+        // At a row boundary near the middle of the changes.
+        let middle = changes.get(changes.len() / 2).map_or(0, |c| c.0);
+        let at = changes.partition_point(|c| c.0 < middle);
+        let (first, second) = changes.split_at(at);
+        let len = self.rows.len();
+        let (low, high) = self.rows.split_at_mut((middle as usize).min(len));
+        [(low, 0, first), (high, middle, second)]
+    }
+}
+
+/// Count changes `(i, j, by)` and the rows they go to: those from the index given (see
+/// [`PairCounts::split_changes`]).
+pub(crate) type Part<'a> = (&'a mut [Row], u32, &'a [(u32, u32, i32)]);
+
+/// A pair whose count moved: `(i, j, count before, count after)`.
+pub(crate) type Moved = (u32, u32, u32, u32);
+
+/// The working lists of [`apply_changes`], kept by the caller from one call to the next.
+#[derive(Debug, Default)]
+pub(crate) struct Work {
+    /// One row's changes.
+    deltas: Vec<(u32, i32)>,
+    /// One row's new partners: `(block, position, entry)`.
+    new: Vec<(usize, usize, (u32, u32))>,
+    /// The rows of a window of changes.
+    window: Vec<(usize, usize)>,
+}
+
+impl Work {
+    /// Empties the lists, keeping at most `capacity` entries of room in each.
+    pub(crate) fn clear(&mut self, capacity: usize) {
+        self.deltas.clear();
+        self.deltas.shrink_to(capacity);
+        self.new.clear();
+        self.new.shrink_to(capacity);
+        self.window.clear();
+        self.window.shrink_to(capacity);
+    }
+}
+
+/// Count changes whose entries are brought into cache together before they are applied.
+const TOUCHED: usize = 256;
+
+/// Applies `changes` (sorted by `(i, j)`, distinct) to `rows`, which hold rows `offset..`: rows of about
+/// [`TOUCHED`] changes at a time, the entries they need read first ([`Row::touch`]) so that their cache misses
+/// overlap, then updated ([`Row::apply`]) while they are still in cache.
+pub(crate) fn apply_changes(
+    rows: &mut [Row],
+    offset: u32,
+    changes: &[(u32, u32, i32)],
+    spread: &Spread,
+    work: &mut Work,
+    moved: &mut Vec<Moved>,
+) {
+    let mut from = 0;
+    while from < changes.len() {
+        // The window: whole rows, about `TOUCHED` changes.
+        work.window.clear();
+        let mut end = from;
+        while end < changes.len() && end - from < TOUCHED {
+            let i = changes[end].0;
+            let to = end + changes[end..].partition_point(|c| c.0 == i);
+            work.window.push((end, to));
+            end = to;
+        }
         let mut sum = 0u32;
-        for &(i, j, _) in changes {
-            let Some(row) = self.rows.get(i as usize).filter(|row| !row.blocks.is_empty()) else { continue };
-            let k = row.block_of(j);
-            let block = &row.blocks[k];
+        for &(a, b) in &work.window {
+            if let Some(row) = rows.get((changes[a].0 - offset) as usize) {
+                sum = sum.wrapping_add(row.touch(changes[a..b].iter().map(|c| c.1), spread));
+            }
+        }
+        std::hint::black_box(sum);
+        for &(a, b) in &work.window {
+            let i = changes[a].0;
+            let Some(row) = rows.get_mut((i - offset) as usize) else { continue };
+            work.deltas.clear();
+            work.deltas.extend(changes[a..b].iter().map(|&(_, j, by)| (j, by)));
+            row.apply(&work.deltas, &mut work.new, spread, |j, before, after| moved.push((i, j, before, after)));
+        }
+        from = end;
+    }
+}
+
+impl Row {
+    /// Reads the entries of the row around where each partner of `partners` likely is: loads that do not
+    /// wait for each other, so the processor overlaps their cache misses, where the searches of
+    /// [`apply`](Self::apply) that follow would wait for each in turn. Returns a value made of all of them,
+    /// for the caller to hide from the optimiser.
+    fn touch(&self, partners: impl Iterator<Item = u32>, spread: &Spread) -> u32 {
+        let mut sum = 0u32;
+        if self.blocks.is_empty() {
+            return sum;
+        }
+        for j in partners {
+            let k = self.block_of(j);
+            let block = &self.blocks[k];
             if !block.is_empty() {
                 // The guess and the entries around it, where the search goes when it is a little off.
-                let at = spread.place(block.len(), j, row.shares(k, spread));
+                let at = spread.place(block.len(), j, self.shares(k, spread));
                 for probe in [at.saturating_sub(16), at.saturating_sub(8), at, at + 8, at + 16] {
                     sum = sum.wrapping_add(block.get(probe).map_or(0, |e| e.0));
                 }
@@ -231,25 +359,23 @@ impl PairCounts {
         sum
     }
 
-    /// Adds `deltas` (sorted by partner, distinct) to the counts of row `i`, dropping pairs that reach zero, and
-    /// reports each partner's count before and after as `(j, before, after)`. One pass per row, finding each
-    /// partner in few probes, and new partners merged into each block with one move of each stretch.
-    pub(crate) fn apply_row(
+    /// Adds `deltas` (sorted by partner, distinct) to the counts of the row, dropping pairs that reach zero,
+    /// and reports each partner's count before and after as `(j, before, after)`. One pass, finding each
+    /// partner in few probes, and new partners merged into each block with one move of each stretch. `new`
+    /// is a working list (emptied first), kept by the caller from row to row.
+    fn apply(
         &mut self,
-        i: u32,
         deltas: &[(u32, i32)],
+        new: &mut Vec<(usize, usize, (u32, u32))>,
         spread: &Spread,
         mut report: impl FnMut(u32, u32, u32),
     ) {
-        if self.rows.len() <= i as usize {
-            self.rows.resize(i as usize + 1, Row::default());
-        }
-        let row = &mut self.rows[i as usize];
+        let row = self;
         if row.blocks.is_empty() {
             row.blocks.push(Vec::new());
         }
         // New partners: (block, position, entry), in partner order.
-        let mut new: Vec<(usize, usize, (u32, u32))> = Vec::new();
+        new.clear();
         let mut emptied = false;
         let mut from = (0, 0);
         for &(j, d) in deltas {
@@ -283,7 +409,7 @@ impl PairCounts {
                 block.retain(|e| e.1 > 0);
             }
             // Positions moved: find them again.
-            for (k, at, entry) in &mut new {
+            for (k, at, entry) in new.iter_mut() {
                 *at = row.blocks[*k].partition_point(|e| e.0 < entry.0);
             }
         }

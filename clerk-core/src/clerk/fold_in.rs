@@ -13,20 +13,34 @@
 //! An order moves thousands of pair counts (each pair of its products both ways, its products against the
 //! next windows of the customer's previous orders, each product that becomes a regular against the customer's
 //! other regulars), in rows of up to tens of thousands of partners, so a fold-in is bound by cache misses.
-//! The changes are gathered, sorted and applied a row at a time ([`PairCounts::apply_row`]): each partner is
-//! found from a guess of its place ([`Spread`]), the guessed places of a window of changes are read before any
-//! is applied so that their misses overlap, and rows are held in blocks with room to grow. Each moved pair
-//! comes back with its count before and after, so related rows are updated without searching the counts
-//! again (a row whose denominator moved reads its listed counts back from its scores), and a moved pair that
-//! cannot beat the entries that stay is not tested. The leads to each product are kept by count, so they
-//! change only when a listed pair does, not with every order of its sources.
+//! The changes are gathered, sorted and applied a row at a time ([`apply_changes`]): each partner is found from
+//! a guess of its place ([`Spread`]), the guessed places of a window of changes are read before any is applied
+//! so that their misses overlap, and rows are held in blocks with room to grow. A batch of more than
+//! [`PARALLEL_CHANGES`] changes is applied on two threads when the settings allow (the rows split in two at a
+//! row boundary: each row is updated as on one thread, so the counts are the same). Each moved pair comes back
+//! with its count before and after, so related rows are updated without searching the counts again (a row
+//! whose denominator moved reads its listed counts back from its scores), and a moved pair that cannot beat
+//! the entries that stay is not tested. The leads to each product are kept by count, so they change only when
+//! a listed pair does, not with every order of its sources. The working lists are kept from one fold-in to the
+//! next ([`Changes`]): grown from empty every time, they were much of the fifth of the time spent in the
+//! allocator.
+//! `CLERK_TRACE=1` prints each fold-in's changes per table and the time of its phases.
 //!
-//! [`PairCounts::apply_row`]: super::counts::PairCounts::apply_row
-
+//! Measured on the Complete Journey data (docs/benchmarks.md), the p99 of single orders (the tenth slowest of
+//! 1,000) is an order that moves about 12,000 counts, and the slowest move 12,000 to 31,000: about 150 ns per
+//! count to apply (mostly waiting for the rows' cache lines: reading them ahead saves a sixth, fewer probes or
+//! a branch-free search nothing) and 100 ns per moved pair to update the related lists (significance tests,
+//! ranking, leads), so 3 to 7 ms on one core. Weighed and measured, not kept: deferring the changes that cannot
+//! enter a related list (the bound a count has without reading it, the smaller of its products' rows, rules
+//! out only 4% of bought-next to 24% of same-customers changes, and the related lists need every other count
+//! before and after); the related rows of a large batch worked out on two threads (no faster on the shared
+//! 2-core machine). Transparent huge pages for the heap (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, a deployment
+//! setting) took 10-15% off every fold-in.
+//!
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::analysis::{decay, next_window};
-use super::counts::{Row, Spread};
+use super::counts::{apply_changes, Moved, Row, Spread, Work};
 use super::relations::{self, listed_count, rows_with, significant_pair, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::settings::Settings;
 use super::state::{HistItem, State};
@@ -39,8 +53,10 @@ use crate::model::FoldInStats;
 const PENDING_CHANGES: usize = if cfg!(test) { 64 } else { 1 << 20 };
 
 pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) -> FoldInStats {
+    let clock = std::time::Instant::now();
     let mut stats = FoldInStats::default();
-    let mut changes = Changes::default();
+    let mut changes = std::mem::take(&mut inner.fold_changes);
+    let threads = settings.threads.unwrap_or_else(available_threads);
     if inner.state.orders == 0 {
         // A fresh model has no reference time yet: start it at the first order, so decays stay finite.
         if let Some(first) = orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).min() {
@@ -115,15 +131,46 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         }
         stats.orders += 1;
         if changes.pending.iter().map(Vec::len).sum::<usize>() > PENDING_CHANGES {
-            changes.count(&mut inner.state, &inner.spreads);
+            changes.count(&mut inner.state, &inner.spreads, threads);
         }
     }
     let s = &mut inner.state;
     s.latest =
         s.latest.max(orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).max().unwrap_or(s.latest));
-    changes.count(s, &inner.spreads);
+    let gathered = clock.elapsed();
+    let pending: [usize; 4] = std::array::from_fn(|kind| changes.pending[kind].len());
+    changes.count(s, &inner.spreads, threads);
+    let counted = clock.elapsed();
     stats.products_touched = changes.apply(inner, settings);
+    changes.clear();
+    inner.fold_changes = changes;
+    if trace() {
+        // Where a slow fold-in's time went: the changes of each table (bought together, next, same customers).
+        let done = clock.elapsed();
+        eprintln!(
+            "fold-in: {} orders, {} + {} + {} count changes; gathered in {} us, counted {} us, lists updated {} us",
+            stats.orders,
+            pending[TOGETHER],
+            pending[NEXT],
+            pending[SAME_CUSTOMERS],
+            gathered.as_micros(),
+            (counted - gathered).as_micros(),
+            (done - counted).as_micros()
+        );
+    }
     stats
+}
+
+/// The cores available, looked up once (it reads the process' affinity and limits).
+fn available_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// Whether `CLERK_TRACE` asks for the phases of each fold-in (looked up once).
+fn trace() -> bool {
+    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("CLERK_TRACE").is_some())
 }
 
 /// Updates customer `c`'s history for an order, noting the same-customers counts that change.
@@ -185,15 +232,18 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
     }
 }
 
-/// Count changes whose entries are brought into cache together before they are applied.
-const TOUCHED: usize = 256;
+/// Rows whose related lists are read together before they are updated, so that their cache misses overlap.
+const ROWS_READ: usize = 64;
 
-/// A pair whose count a fold-in moved: `(i, j, count before, count after)`.
-type Moved = (u32, u32, u32, u32);
+/// Count changes from which a fold-in applies them on two threads: below, starting a thread costs more than it
+/// saves (few in tests, so that their fold-ins take both ways).
+const PARALLEL_CHANGES: usize = if cfg!(test) { 16 } else { 4096 };
 
-/// What a fold-in changes, per relation kind (indexed like [`State::related`]).
-#[derive(Default)]
-struct Changes {
+/// What a fold-in changes, per relation kind (indexed like [`State::related`]), and its working lists: emptied
+/// after each fold-in but kept allocated for the next (up to [`KEPT_CAPACITY`] entries each): growing them
+/// from empty every time was much of the fifth of a fold-in's time spent in the allocator.
+#[derive(Debug, Default)]
+pub(super) struct Changes {
     /// Count changes not applied yet: `(i, j, by)`.
     pending: [Vec<(u32, u32, i32)>; 4],
     /// Pairs whose count moved, sorted by `(i, j)`.
@@ -202,23 +252,61 @@ struct Changes {
     orders_before: BTreeMap<u32, u32>,
     /// Products whose regular customers moved (the denominator of same customers), with the count before.
     regulars_before: BTreeMap<u32, u32>,
+    /// The working lists of applying count changes.
+    work: Work,
+    /// The working lists and moved pairs of the second thread.
+    side: (Work, [Vec<Moved>; 4]),
+    /// Rows to update, of one relation kind.
+    rows: Vec<u32>,
+    /// Rows updated, of all kinds.
+    touched: Vec<u32>,
 }
 
+/// The most entries a kept buffer holds on to between fold-ins: a large batch's millions of changes are not
+/// kept for the single orders that follow.
+const KEPT_CAPACITY: usize = 1 << 16;
+
+/// The room the lists of count changes and moved pairs are made with, per relation kind: most single orders
+/// move fewer (the slowest of the Complete Journey data 31,000 in all).
+const FIRST_CAPACITY: usize = 1 << 14;
+
 impl Changes {
-    /// Applies the pending count changes, a row at a time.
-    fn count(&mut self, s: &mut State, spreads: &[Spread; 3]) {
-        for (kind, spread) in AUDIENCE_KINDS.into_iter().zip(spreads) {
+    /// Lists with room for a large order's changes, made with the model: growing them during the first large
+    /// fold-ins after an analysis or a load was slow (the allocator then searches long lists of the blocks
+    /// the analysis freed).
+    pub(super) fn with_room() -> Self {
+        let mut changes = Changes::default();
+        for kind in AUDIENCE_KINDS {
+            changes.pending[kind].reserve(FIRST_CAPACITY);
+            changes.moved[kind].reserve(FIRST_CAPACITY);
+        }
+        changes
+    }
+
+    /// Empties the buffers, releasing what a large batch grew beyond [`KEPT_CAPACITY`].
+    fn clear(&mut self) {
+        fn empty<T>(v: &mut Vec<T>) {
+            v.clear();
+            v.shrink_to(KEPT_CAPACITY);
+        }
+        self.pending.iter_mut().for_each(empty);
+        self.moved.iter_mut().for_each(empty);
+        self.work.clear(KEPT_CAPACITY);
+        self.side.0.clear(KEPT_CAPACITY);
+        self.side.1.iter_mut().for_each(empty);
+        empty(&mut self.rows);
+        empty(&mut self.touched);
+        self.orders_before.clear();
+        self.regulars_before.clear();
+    }
+
+    /// Applies the pending count changes, a row at a time; those of a large batch on two threads, when
+    /// `threads` allows.
+    fn count(&mut self, s: &mut State, spreads: &[Spread; 3], threads: usize) {
+        for kind in AUDIENCE_KINDS {
             let pending = &mut self.pending[kind];
-            if pending.is_empty() {
-                continue;
-            }
             // Stable sort: it merges the runs the changes come in, already in order within each.
             pending.sort_by_key(|&(i, j, _)| (i, j));
-            let counts = match kind {
-                TOGETHER => &mut s.together,
-                NEXT => &mut s.next,
-                _ => &mut s.regulars,
-            };
             pending.dedup_by(|later, kept| {
                 let same = (later.0, later.1) == (kept.0, kept.1);
                 if same {
@@ -226,37 +314,46 @@ impl Changes {
                 }
                 same
             });
-            let moved = &mut self.moved[kind];
-            let again = !moved.is_empty();
-            let mut deltas: Vec<(u32, i32)> = Vec::new();
-            let mut rows = pending.chunk_by(|a, b| a.0 == b.0);
-            let mut window: Vec<&[(u32, u32, i32)]> = Vec::new();
-            loop {
-                // Rows of about `TOUCHED` changes at a time: what `touch` brings into cache for them stays
-                // there until they are updated.
-                window.clear();
-                let mut changes = 0;
-                while changes < TOUCHED {
-                    let Some(row) = rows.next() else { break };
-                    changes += row.len();
-                    window.push(row);
-                }
-                if window.is_empty() {
-                    break;
-                }
-                for row in &window {
-                    std::hint::black_box(counts.touch(row, spread));
-                }
-                for row in &window {
-                    deltas.clear();
-                    deltas.extend(row.iter().map(|&(_, j, by)| (j, by)));
-                    let i = row[0].0;
-                    counts.apply_row(i, &deltas, spread, |j, before, after| moved.push((i, j, before, after)));
-                }
+        }
+        let again: [bool; 4] = std::array::from_fn(|kind| !self.moved[kind].is_empty());
+        let tables = [(TOGETHER, &mut s.together), (NEXT, &mut s.next), (SAME_CUSTOMERS, &mut s.regulars)];
+        let total: usize = self.pending.iter().map(Vec::len).sum();
+        if threads > 1 && total >= PARALLEL_CHANGES {
+            let (pending, side) = (&self.pending, &mut self.side);
+            let [mut first, mut second] = [Vec::new(), Vec::new()];
+            for ((kind, counts), spread) in tables.into_iter().zip(spreads) {
+                let [a, b] = counts.split_changes(&pending[kind]);
+                first.push((kind, a, spread));
+                second.push((kind, b, spread));
             }
-            pending.clear();
-            if again {
+            let (work, moved) = (&mut self.work, &mut self.moved);
+            std::thread::scope(|scope| {
+                let other = scope.spawn(move || {
+                    for (kind, (rows, offset, changes), spread) in second {
+                        apply_changes(rows, offset, changes, spread, &mut side.0, &mut side.1[kind]);
+                    }
+                });
+                for (kind, (rows, offset, changes), spread) in first {
+                    apply_changes(rows, offset, changes, spread, work, &mut moved[kind]);
+                }
+                if let Err(panic) = other.join() {
+                    std::panic::resume_unwind(panic);
+                }
+            });
+            for kind in AUDIENCE_KINDS {
+                // The second thread's rows come after the first's.
+                self.moved[kind].append(&mut self.side.1[kind]);
+            }
+        } else {
+            for ((kind, counts), spread) in tables.into_iter().zip(spreads) {
+                counts.apply_changes(&self.pending[kind], spread, &mut self.work, &mut self.moved[kind]);
+            }
+        }
+        for kind in AUDIENCE_KINDS {
+            self.pending[kind].clear();
+            if again[kind] {
                 // A pair moved by several batches: its count before the first, after the last.
+                let moved = &mut self.moved[kind];
                 moved.sort_by_key(|m| (m.0, m.1));
                 moved.dedup_by(|later, kept| {
                     let same = (later.0, later.1) == (kept.0, kept.1);
@@ -274,16 +371,18 @@ impl Changes {
     /// are read back from the scores), and each moved pair is tested again and enters, moves or leaves its
     /// row. No row is rebuilt from its full counts, and only leads whose count or listing moved are touched.
     /// Returns how many products had a row updated.
-    fn apply(self, inner: &mut Inner, settings: &Settings) -> usize {
-        let mut touched: Vec<u32> = Vec::new();
+    fn apply(&mut self, inner: &mut Inner, settings: &Settings) -> usize {
+        self.touched.clear();
         for (slot, &kind) in AUDIENCE_KINDS.iter().enumerate() {
             let before = if kind == SAME_CUSTOMERS { &self.regulars_before } else { &self.orders_before };
             let moved = &self.moved[kind];
-            let mut rows: Vec<u32> = moved.chunk_by(|a, b| a.0 == b.0).map(|m| m[0].0).collect();
+            let rows = &mut self.rows;
+            rows.clear();
+            rows.extend(moved.chunk_by(|a, b| a.0 == b.0).map(|m| m[0].0));
             rows.extend(before.keys());
             rows.sort_unstable();
             rows.dedup();
-            for window in rows.chunks(TOUCHED / 4) {
+            for window in rows.chunks(ROWS_READ) {
                 // The rows are read before any is updated, so that their cache misses overlap (as in `count`).
                 let related = &inner.state.related[kind];
                 let mut sum = 0u32;
@@ -298,11 +397,11 @@ impl Changes {
                     update_row(inner, settings, kind, slot, i, &moved[from..to], before.get(&i).copied());
                 }
             }
-            touched.extend(rows);
+            self.touched.extend_from_slice(rows);
         }
-        touched.sort_unstable();
-        touched.dedup();
-        touched.len()
+        self.touched.sort_unstable();
+        self.touched.dedup();
+        self.touched.len()
     }
 }
 

@@ -63,6 +63,8 @@ struct Inner {
     /// and kept by fold-in (a repeat buyer is a buyer); checked once because a loaded state is only
     /// validated for its shape.
     rates_bounded: bool,
+    /// The working lists of fold-ins, kept from one to the next.
+    fold_changes: fold_in::Changes,
 }
 
 impl Inner {
@@ -76,6 +78,7 @@ impl Inner {
             similar_to: Vec::new(),
             spreads: Default::default(),
             rates_bounded,
+            fold_changes: fold_in::Changes::with_room(),
         };
         inner.rebuild_derived();
         inner

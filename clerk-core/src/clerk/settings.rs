@@ -66,7 +66,8 @@ pub struct Settings {
     /// Products bought by more customers than this do not link customers in similarities either: it bounds the
     /// cost of similarities by this times the number of (customer, product) pairs, however large the shop.
     pub similar_max_buyers: usize,
-    /// Worker threads of the analysis; `None` uses every core. Results are identical for any count.
+    /// Worker threads of the analysis, and of a fold-in whose orders move thousands of pair counts (it uses two
+    /// when this allows more than one); `None` uses every core. Results are identical for any count.
     pub threads: Option<usize>,
 }
 
