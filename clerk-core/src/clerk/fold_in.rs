@@ -196,23 +196,24 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
                 h.last = h.last.max(t);
                 h.decayed += decay(age, settings.half_life_days);
                 h.decayed_long += decay(age, settings.long_half_life_days);
+                let at = inner.buyers_of[p as usize].partition_point(|&b| b < c as u32);
+                inner.buyer_items[p as usize][at] = *h;
             }
             Err(k) => {
-                hist.insert(
-                    k,
-                    HistItem {
-                        product: p,
-                        count: 1,
-                        first: t,
-                        last: t,
-                        decayed: decay(age, settings.half_life_days),
-                        decayed_long: decay(age, settings.long_half_life_days),
-                    },
-                );
+                let item = HistItem {
+                    product: p,
+                    count: 1,
+                    first: t,
+                    last: t,
+                    decayed: decay(age, settings.half_life_days),
+                    decayed_long: decay(age, settings.long_half_life_days),
+                };
+                hist.insert(k, item);
                 s.buyers[p as usize] += 1;
                 let buyers = &mut inner.buyers_of[p as usize];
                 let at = buyers.partition_point(|&b| b < c as u32);
                 buyers.insert(at, c as u32);
+                inner.buyer_items[p as usize].insert(at, item);
             }
         }
     }
@@ -502,4 +503,5 @@ fn grow(inner: &mut Inner) {
     s.regular_customers.resize(n, 0);
     inner.incoming.resize(n, Vec::new());
     inner.buyers_of.resize(n, Vec::new());
+    inner.buyer_items.resize(n, Vec::new());
 }

@@ -52,6 +52,10 @@ struct Inner {
     /// Per product: its buyers, sorted (their history item is found by binary search: positions would shift
     /// with every fold-in).
     buyers_of: Vec<Vec<u32>>,
+    /// Per product: each buyer's history item for it, in the order of `buyers_of` (a copy fold-in keeps in
+    /// step). An audience reads the items of every buyer of hundreds of products; found in the buyers'
+    /// histories, each cost a search with a cache miss per step, here they are read in a row.
+    buyer_items: Vec<Vec<state::HistItem>>,
     /// Reverse of the similar customers: per customer, the customers who count them as similar, with the
     /// similarity.
     similar_to: Vec<Vec<(u32, f32)>>,
@@ -75,6 +79,7 @@ impl Inner {
             state,
             incoming: Vec::new(),
             buyers_of: Vec::new(),
+            buyer_items: Vec::new(),
             similar_to: Vec::new(),
             spreads: Default::default(),
             rates_bounded,
@@ -113,9 +118,11 @@ impl Inner {
             });
         }
         let mut buyers_of: Vec<Vec<u32>> = vec![Vec::new(); n];
+        let mut buyer_items: Vec<Vec<state::HistItem>> = vec![Vec::new(); n];
         for (c, hist) in s.history.iter().enumerate() {
             for h in hist {
                 buyers_of[h.product as usize].push(c as u32);
+                buyer_items[h.product as usize].push(*h);
             }
         }
         let mut similar_to: Vec<Vec<(u32, f32)>> = vec![Vec::new(); s.customers.len()];
@@ -126,6 +133,7 @@ impl Inner {
         }
         self.incoming = incoming;
         self.buyers_of = buyers_of;
+        self.buyer_items = buyer_items;
         self.similar_to = similar_to;
         self.spreads = [&s.together, &s.next, &s.regulars].map(counts::Spread::of);
     }
@@ -206,12 +214,6 @@ const AUDIENCE_KINDS: [usize; 3] = [TOGETHER, NEXT, SAME_CUSTOMERS];
 
 /// The most "leads to" sources an audience reads, strongest first.
 const AUDIENCE_SOURCES: usize = 200;
-
-/// Customer `c`'s history item of product `p`.
-fn history_item(s: &State, c: u32, p: u32) -> Option<&state::HistItem> {
-    let hist = s.history.get(c as usize)?;
-    hist.binary_search_by_key(&p, |h| h.product).ok().map(|k| &hist[k])
-}
 
 /// What set look-ups reuse on one thread, so that a query allocates nothing proportional to the catalog.
 #[derive(Default)]
@@ -524,10 +526,9 @@ impl IntentModel for ClerkCore {
             }
             let related_weight = settings.audience_related_weight as f32;
             for &(i, rel) in &sources {
-                for &c in &inner.buyers_of[i as usize] {
-                    if let Some(h) = history_item(s, c, i) {
-                        scores[c as usize] += related_weight * rel * scorer.score(h);
-                    }
+                let i = i as usize;
+                for (&c, h) in inner.buyers_of[i].iter().zip(&inner.buyer_items[i]) {
+                    scores[c as usize] += related_weight * rel * scorer.score(h);
                 }
             }
             // Customers whose most similar customers buy it.
@@ -540,11 +541,9 @@ impl IntentModel for ClerkCore {
                 }
             }
             // Customers who buy it themselves, the more so when due.
-            for &c in &inner.buyers_of[y as usize] {
-                if let Some(h) = history_item(s, c, y) {
-                    scores[c as usize] += settings.audience_own_weight as f32 * scorer.score(h);
-                    last[c as usize] = Some(h.last);
-                }
+            for (&c, h) in inner.buyers_of[y as usize].iter().zip(&inner.buyer_items[y as usize]) {
+                scores[c as usize] += settings.audience_own_weight as f32 * scorer.score(h);
+                last[c as usize] = Some(h.last);
             }
             let ids = s.customers.ids();
             let by = |a: &(u32, f32), b: &(u32, f32)| {

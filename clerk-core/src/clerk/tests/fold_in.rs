@@ -219,6 +219,7 @@ proptest! {
         prop_assert_eq!(&inner.state.id_rank, &rebuilt.state.id_rank, "ranks of new products' ids");
         prop_assert_eq!(&inner.incoming, &rebuilt.incoming);
         prop_assert_eq!(&inner.buyers_of, &rebuilt.buyers_of);
+        prop_assert_eq!(&inner.buyer_items, &rebuilt.buyer_items);
         let s = &inner.state;
         for kind in AUDIENCE_KINDS {
             let counts = match kind {
