@@ -45,10 +45,10 @@ pub(crate) fn top(s: &State, mut v: Vec<(u32, f32)>, k: usize) -> Vec<(u32, f32)
 /// Set look-ups and affinities score thousands of products to keep a hundred; a bounded heap rejects most with
 /// one comparison against the worst kept, and reads a product's id rank only to break a tie or to keep it.
 pub(crate) fn top_of(s: &State, items: impl IntoIterator<Item = (u32, f32)>, k: usize) -> Vec<(u32, f32)> {
-    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(k.min(4096));
     if k == 0 {
         return Vec::new();
     }
+    let mut heap: BinaryHeap<Kept> = BinaryHeap::with_capacity(k.min(4096));
     let rank = &s.id_rank;
     for (p, score) in items {
         if heap.len() < k {
@@ -148,15 +148,19 @@ pub(crate) fn significant_pair(s: &State, settings: &Settings, kind: usize, i: u
 
 /// The significance test of one pair: count, above chance, LLR; the score when it passes.
 fn test_pair(settings: &Settings, c: u32, n_i: f64, n_j: f64, n: f64) -> Option<f32> {
-    if c < settings.min_pair_count || n_i == 0.0 {
-        return None;
-    }
-    let c = f64::from(c);
-    // The cheap test first: most pairs are not above chance, and need no logarithms.
-    if c * n <= n_i * n_j {
-        return None;
-    }
-    (signed_llr(c, n_i, n_j, n) >= settings.min_llr).then_some((c / n_i) as f32)
+    (frequent_above_chance(settings, c, n_i, n_j, n) && passes_llr(settings, c, n_i, n_j, n))
+        .then(|| (f64::from(c) / n_i) as f32)
+}
+
+/// The cheap part of [`test_pair`]: counted often enough and more than chance would have it. Most pairs fail
+/// it, and need no logarithms.
+fn frequent_above_chance(settings: &Settings, c: u32, n_i: f64, n_j: f64, n: f64) -> bool {
+    c >= settings.min_pair_count && n_i > 0.0 && f64::from(c) * n > n_i * n_j
+}
+
+/// The costly part of [`test_pair`]: the pair's LLR reaches `min_llr`.
+fn passes_llr(settings: &Settings, c: u32, n_i: f64, n_j: f64, n: f64) -> bool {
+    signed_llr(f64::from(c), n_i, n_j, n) >= settings.min_llr
 }
 
 /// Bought together (`kind == TOGETHER`), bought next (`NEXT`) or same customers (`SAME_CUSTOMERS`) of product
@@ -176,22 +180,21 @@ pub(crate) fn association_row(
     partners: &[u32],
     i: u32,
 ) -> Vec<(u32, f32)> {
-    let (counts, left, right, n) = tables(s, kind);
+    let (counts, left, _, n) = tables(s, kind);
     let Some(row) = counts.rows.get(i as usize) else { return Vec::new() };
     let n_i = f64::from(left[i as usize]);
     if n_i == 0.0 || settings.top_k == 0 {
         return Vec::new();
     }
-    let min = settings.min_pair_count.max(1);
     let mut cands: Vec<(u32, f32, u32)> = Vec::new();
     for block in row.blocks() {
         for &(j, c) in block {
-            // The cheap tests of `test_pair` first: most pairs are seen once, or not above chance.
-            if c < min {
+            // The cheap part of `test_pair` for every partner, the count first (most pairs are seen once).
+            if c < settings.min_pair_count {
                 continue;
             }
             let n_j = partners[j as usize];
-            if n_j != UNLISTABLE && f64::from(c) * n > n_i * f64::from(n_j) {
+            if n_j != UNLISTABLE && frequent_above_chance(settings, c, n_i, f64::from(n_j), n) {
                 cands.push((j, (f64::from(c) / n_i) as f32, c));
             }
         }
@@ -212,7 +215,7 @@ pub(crate) fn association_row(
             if kept.len() == settings.top_k {
                 break;
             }
-            if signed_llr(f64::from(c), n_i, f64::from(right[j as usize]), n) >= settings.min_llr {
+            if passes_llr(settings, c, n_i, f64::from(partners[j as usize]), n) {
                 kept.push((j, score));
             }
         }
