@@ -44,8 +44,19 @@ pub(crate) fn decay(age_secs: i64, half_life_days: f64) -> f32 {
     (0.5f64).powf(age_secs as f64 / (half_life_days * DAY as f64)) as f32
 }
 
+/// The threads `settings` ask for, else the cores available (looked up once: it reads the process' affinity
+/// and limits, and fold-ins ask for every call).
 pub(crate) fn threads(settings: &Settings) -> usize {
-    settings.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    settings
+        .threads
+        .unwrap_or_else(|| *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get())))
+}
+
+/// Whether `CLERK_TRACE` asks for the phases of analyses and fold-ins (looked up once).
+pub(crate) fn trace() -> bool {
+    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *TRACE.get_or_init(|| std::env::var_os("CLERK_TRACE").is_some())
 }
 
 /// Analyses `data` with `settings`.
@@ -62,7 +73,7 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     };
     let clock = std::time::Instant::now();
     let lap = |what: &str| {
-        if std::env::var_os("CLERK_TRACE").is_some() {
+        if trace() {
             eprintln!("analysis: {what} at {:.3}s", clock.elapsed().as_secs_f64());
         }
     };

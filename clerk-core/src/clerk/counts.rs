@@ -235,23 +235,24 @@ impl PairCounts {
         work: &mut Work,
         moved: &mut Vec<Moved>,
     ) {
+        self.hold_rows_of(changes);
+        apply_changes(&mut self.rows, 0, changes, spread, work, moved);
+    }
+
+    /// Rows up to the last one `changes` (sorted by row) go to.
+    fn hold_rows_of(&mut self, changes: &[(u32, u32, i32)]) {
         if let Some(&(last, _, _)) = changes.last() {
             if self.rows.len() <= last as usize {
                 self.rows.resize(last as usize + 1, Row::default());
             }
         }
-        apply_changes(&mut self.rows, 0, changes, spread, work, moved);
     }
 
     /// [`apply_changes`](Self::apply_changes) on two threads: the rows of the first half of `changes` on this
     /// one, the others on a second. The rows are disjoint and each is updated as on one thread, so the counts
     /// and the moved pairs are the same.
     pub(crate) fn split_changes<'a>(&'a mut self, changes: &'a [(u32, u32, i32)]) -> [Part<'a>; 2] {
-        if let Some(&(last, _, _)) = changes.last() {
-            if self.rows.len() <= last as usize {
-                self.rows.resize(last as usize + 1, Row::default());
-            }
-        }
+        self.hold_rows_of(changes);
         // At a row boundary near the middle of the changes.
         let middle = changes.get(changes.len() / 2).map_or(0, |c| c.0);
         let at = changes.partition_point(|c| c.0 < middle);

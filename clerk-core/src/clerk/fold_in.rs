@@ -39,7 +39,7 @@
 //!
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::analysis::{decay, next_window};
+use super::analysis::{decay, next_window, threads, trace};
 use super::counts::{apply_changes, Moved, Row, Spread, Work};
 use super::relations::{self, listed_count, rows_with, significant_pair, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::settings::Settings;
@@ -56,7 +56,7 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
     let clock = std::time::Instant::now();
     let mut stats = FoldInStats::default();
     let mut changes = std::mem::take(&mut inner.fold_changes);
-    let threads = settings.threads.unwrap_or_else(available_threads);
+    let threads = threads(settings);
     if inner.state.orders == 0 {
         // A fresh model has no reference time yet: start it at the first order, so decays stay finite.
         if let Some(first) = orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).min() {
@@ -141,6 +141,8 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
     let pending: [usize; 4] = std::array::from_fn(|kind| changes.pending[kind].len());
     changes.count(s, &inner.spreads, threads);
     let counted = clock.elapsed();
+    // Once for the whole batch: only the related lists' ranking reads the ids' ranks.
+    inner.state.rank_new_ids();
     stats.products_touched = changes.apply(inner, settings);
     changes.clear();
     inner.fold_changes = changes;
@@ -159,18 +161,6 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         );
     }
     stats
-}
-
-/// The cores available, looked up once (it reads the process' affinity and limits).
-fn available_threads() -> usize {
-    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    *THREADS.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
-}
-
-/// Whether `CLERK_TRACE` asks for the phases of each fold-in (looked up once).
-fn trace() -> bool {
-    static TRACE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *TRACE.get_or_init(|| std::env::var_os("CLERK_TRACE").is_some())
 }
 
 /// Updates customer `c`'s history for an order, noting the same-customers counts that change.
@@ -480,7 +470,6 @@ fn update_row(
 fn grow(inner: &mut Inner) {
     let s = &mut inner.state;
     let n = s.products.len();
-    s.rank_new_ids();
     s.indexable.resize(n, true);
     s.product_orders.resize(n, 0);
     s.window_orders.resize(n, 0);

@@ -357,24 +357,14 @@ fn affinity_of(
                 }
             }
         }
-        let mut v: Vec<(u32, f32)> = items
+        let v: Vec<(u32, f32)> = items
             .iter()
             .filter(|x| cut == 0.0 || x.2 >= cut)
             .map(|x| &hist[x.0 as usize])
             .map(|h| (h.product, scorer.score(h)))
             .filter(|&(_, score)| score > 0.0)
             .collect();
-        // Best first, ties by id (its rank): the order of `relations::top_of`, on the few items left.
-        let rank = &s.id_rank;
-        let by = |a: &(u32, f32), b: &(u32, f32)| {
-            b.1.total_cmp(&a.1).then_with(|| rank[a.0 as usize].cmp(&rank[b.0 as usize]))
-        };
-        if v.len() > limit {
-            v.select_nth_unstable_by(limit - 1, by);
-            v.truncate(limit);
-        }
-        v.sort_unstable_by(by);
-        v
+        relations::top(s, v, limit)
     })
 }
 

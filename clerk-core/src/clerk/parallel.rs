@@ -36,7 +36,9 @@ pub(crate) fn map_indexed<S, T: Send + Default + Clone>(
             })
             .collect();
         for h in handles {
-            for (i, value) in h.join().unwrap_or_default() {
+            // A worker's panic is the analysis' own: carried on, not turned into rows left empty.
+            let part = h.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            for (i, value) in part {
                 out[i] = value;
             }
         }
