@@ -226,27 +226,25 @@ fn real(args: &Args, orders_path: &str) -> Value {
 
     // The fastest of `--repeat` runs: on a shared machine the minimum is the least disturbed.
     // Earlier runs' models are dropped first, so that each peak is one analysis' own.
-    let fastest = |threads: Option<usize>| {
-        let mut best: Option<(f64, Option<f64>, Option<f64>)> = None;
+    let best_of_repeat = |threads: Option<usize>| {
+        let mut best = (f64::INFINITY, None, None);
         for _ in 1..args.repeat {
             let (_, s, peak, before) = analyse(&data, threads);
-            if best.is_none_or(|b| s < b.0) {
-                best = Some((s, peak, before));
+            if s < best.0 {
+                best = (s, peak, before);
             }
         }
         let (model, s, peak, before) = analyse(&data, threads);
-        match best {
-            Some(b) if b.0 < s => (model, b.0, b.1, b.2),
-            _ => (model, s, peak, before),
-        }
+        let (s, peak, before) = if best.0 < s { best } else { (s, peak, before) };
+        (model, s, peak, before)
     };
     // The default (all threads) first, in a process that holds only the dataset, as a host's first analysis
     // would: memory freed by an earlier analysis stays with the allocator and would count in its peak. The
     // one-thread run follows with that model alive (as during a host's re-analysis); its own share of the peak
     // is what it adds to what was resident before it.
     let nproc = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1);
-    let (model, sn, peakn, beforen) = fastest(None);
-    let (m1, s1, peak1, before1) = fastest(Some(1));
+    let (model, sn, peakn, beforen) = best_of_repeat(None);
+    let (m1, s1, peak1, before1) = best_of_repeat(Some(1));
     drop(m1);
     eprintln!(
         "analysis: {nproc} threads {sn:.2}s (peak {:.0} MiB over {:.0} MiB before); 1 thread {s1:.2}s (x{:.2} \
@@ -267,7 +265,8 @@ fn real(args: &Args, orders_path: &str) -> Value {
     let load_s = started.elapsed().as_secs_f64();
     black_box(loaded.stats());
     drop(loaded);
-    // A fingerprint of the saved analysis: two builds that must analyse alike print the same one.
+    // A fingerprint of the saved analysis: two builds that must analyse alike print the same one (with the same
+    // toolchain: the standard hasher may change between Rust releases).
     let fingerprint = {
         use std::hash::{Hash, Hasher};
         let mut h = std::collections::hash_map::DefaultHasher::new();

@@ -337,9 +337,12 @@ fn print_slowest(engine: &QueryEngine, reqs: &[Request], name: &str, n: usize) {
             b.0 = b.0.min(t);
         }
     }
+    let lat = Latency::of(&mut best.iter().map(|b| b.0).collect::<Vec<_>>());
+    eprintln!(
+        "  {name}: best of five per input: p50 {:.1} us, p99 {:.1} us, max {:.1} us",
+        lat.p50_us, lat.p99_us, lat.max_us
+    );
     best.sort_unstable_by(|a, b| b.cmp(a));
-    let at = |q: f64| best[((best.len() as f64 * (1.0 - q)) as usize).min(best.len() - 1)].0 as f64 / 1000.0;
-    eprintln!("  {name}: best of five per input: p50 {:.1} us, p99 {:.1} us, max {:.1} us", at(0.5), at(0.99), at(1.0));
     for &(t, i) in best.iter().take(n) {
         let answer = engine.query_now(&reqs[i]).ok();
         let (items, fallback) = answer.map_or((0, None), |a| (a.items.len(), a.fallback));
@@ -464,9 +467,10 @@ fn main() {
     let affinity = Latency::of(&mut time_each(&sample_customers, warmup, |c| {
         black_box(model.customer_affinity(c, None, 100));
     }));
-    // The model calls of one `customer_picks` alone (default blend): affinity, what similar customers bought,
-    // and, when the blend weighs the history's complements, one set look-up per relation over its best items.
-    let blend = clerk::api::Blend::default();
+    // The model calls of one `customer_picks` alone, with the engine's blend: affinity, what similar customers
+    // bought when the blend weighs it, and, when it weighs the history's complements, one set look-up per
+    // relation over its best items.
+    let blend = engine.blend();
     let picks_model = Latency::of(&mut time_each(&sample_customers, warmup, |c| {
         let aff = model.customer_affinity(c, None, blend.depth);
         if blend.picks_complementary > 0.0 {
@@ -480,7 +484,9 @@ fn main() {
                 black_box(model.related_to_set(&seeds, r, blend.seed_depth, blend.depth));
             }
         }
-        black_box(model.bought_by_similar(c, false, blend.depth));
+        if blend.picks_similar > 0.0 {
+            black_box(model.bought_by_similar(c, false, blend.depth));
+        }
     }));
     let n_all = data.customers.len() + 1;
     let audience_n = n.min(1000);

@@ -57,7 +57,7 @@ struct Args {
     models: Vec<String>,
     threads: Option<usize>,
     until: Option<Timestamp>,
-    settings: serde_json::Value,
+    settings: serde_json::Map<String, serde_json::Value>,
     blend: Blend,
 }
 
@@ -86,7 +86,7 @@ fn parse_args() -> Args {
         models: vec!["clerk".into(), "popularity".into()],
         threads: None,
         until: None,
-        settings: serde_json::Value::Object(Default::default()),
+        settings: serde_json::Map::new(),
         blend: Blend::default(),
     };
     let mut cutoff = None;
@@ -255,18 +255,18 @@ fn main() {
     eprintln!("total {:.1} s", started.elapsed().as_secs_f64());
 }
 
-/// `settings` with the fields of the JSON object `overrides` replaced; unknown fields are refused.
-fn overridden(settings: Settings, overrides: &serde_json::Value) -> Settings {
-    let mut value = serde_json::to_value(settings).unwrap_or_else(|e| fail(&e));
-    if let (Some(target), Some(fields)) = (value.as_object_mut(), overrides.as_object()) {
-        for (k, v) in fields {
-            if !target.contains_key(k) {
-                usage(&format!("--settings: unknown field {k}"));
-            }
-            target.insert(k.clone(), v.clone());
+/// `settings` with the fields of `overrides` replaced; unknown fields are refused.
+fn overridden(settings: Settings, overrides: &serde_json::Map<String, serde_json::Value>) -> Settings {
+    let serde_json::Value::Object(mut fields) = serde_json::to_value(settings).unwrap_or_else(|e| fail(&e)) else {
+        fail(&"settings are not a JSON object")
+    };
+    for (k, v) in overrides {
+        if !fields.contains_key(k) {
+            usage(&format!("--settings: unknown field {k}"));
         }
+        fields.insert(k.clone(), v.clone());
     }
-    serde_json::from_value(value).unwrap_or_else(|e| usage(&format!("--settings: {e}")))
+    serde_json::from_value(serde_json::Value::Object(fields)).unwrap_or_else(|e| usage(&format!("--settings: {e}")))
 }
 
 fn print_table(rows: &[(String, Report, f64)]) {
