@@ -968,15 +968,13 @@ impl<'a> Run<'a> {
                 // With a filter, each category's positions that pass (remembered per snapshot): a category
                 // the filter excludes is skipped instead of scanned.
                 let memo = self.filter.clone();
-                let (slot, n_categories) = (Snapshot::ranking_slot(ranking), self.snap.catalog.category_count());
+                let slot = Snapshot::ranking_slot(ranking);
                 let lists = cats
                     .iter()
                     .filter_map(|&c| {
                         let positions = index.by_category.get(c as usize)?;
                         Some(match &memo {
-                            Some(m) => m
-                                .in_category(slot, c, n_categories, positions, &index.keys, &list, &self.keys)
-                                .unwrap_or(positions),
+                            Some(m) => m.in_category(slot, c, positions, &index.keys, &self.keys).unwrap_or(positions),
                             None => positions.as_slice(),
                         })
                     })
