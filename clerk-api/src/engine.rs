@@ -170,10 +170,18 @@ impl Snapshot {
     /// The parsed filter of `text` with what this snapshot remembers of it (its verdicts per product), shared
     /// by the queries that send the same text.
     fn filter(&self, text: &str) -> Result<Arc<FilterMemo>, FilterError> {
-        if let Some(memo) = self.filters.read().unwrap_or_else(|e| e.into_inner()).get(text) {
-            return Ok(memo.clone());
-        }
+        let full = {
+            let memos = self.filters.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(memo) = memos.get(text) {
+                return Ok(memo.clone());
+            }
+            memos.len() >= FILTER_MEMOS
+        };
         let filter = Filter::parse(text)?;
+        // A full memo stays full: a new filter is not remembered, and needs no write lock to learn so.
+        if full {
+            return Ok(Arc::new(FilterMemo::single(filter)));
+        }
         let mut memos = self.filters.write().unwrap_or_else(|e| e.into_inner());
         if let Some(memo) = memos.get(text) {
             return Ok(memo.clone());
