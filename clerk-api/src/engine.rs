@@ -772,25 +772,40 @@ fn resolve(snap: &Snapshot, given: &str) -> Customer {
     }
 }
 
+/// A model's list by id as `(key, score)`.
+fn keyed_by_id(keys: &mut Keys<'_>, list: &[Scored]) -> Vec<(u32, f32)> {
+    list.iter().map(|s| (keys.key(&s.id), s.score)).collect()
+}
+
+/// A model's list in its dense indices as `(key, score)` (an index the model has no id for is dropped).
+fn keyed_by_index(
+    model: &dyn IntentModel,
+    mk: &ModelKeys,
+    keys: &mut Keys<'_>,
+    list: Vec<(u32, f32)>,
+) -> Vec<(u32, f32)> {
+    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
+}
+
 /// The customer's affinity (`customer_affinity`, `depth` items) as `(key, score)`: through the model's dense
 /// indices when it has them.
 fn affinity_keyed(snap: &Snapshot, keys: &mut Keys<'_>, c: &Customer, at: Option<Timestamp>) -> Vec<(u32, f32)> {
     let (model, mk, depth) = (&*snap.model, snap.model_keys(), snap.blend.depth);
-    if !mk.indexed() {
-        return model.customer_affinity(&c.key, at, depth).iter().map(|s| (keys.key(&s.id), s.score)).collect();
+    if mk.indexed() {
+        keyed_by_index(model, mk, keys, model.customer_affinity_indexed(&c.key, at, depth))
+    } else {
+        keyed_by_id(keys, &model.customer_affinity(&c.key, at, depth))
     }
-    let list = model.customer_affinity_indexed(&c.key, at, depth);
-    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
 }
 
 /// What the customer's most similar customers bought (`bought_by_similar`, `depth` items) as `(key, score)`.
 fn similar_keyed(snap: &Snapshot, keys: &mut Keys<'_>, c: &Customer, new_only: bool) -> Vec<(u32, f32)> {
     let (model, mk, depth) = (&*snap.model, snap.model_keys(), snap.blend.depth);
-    if !mk.indexed() {
-        return model.bought_by_similar(&c.key, new_only, depth).iter().map(|s| (keys.key(&s.id), s.score)).collect();
+    if mk.indexed() {
+        keyed_by_index(model, mk, keys, model.bought_by_similar_indexed(&c.key, new_only, depth))
+    } else {
+        keyed_by_id(keys, &model.bought_by_similar(&c.key, new_only, depth))
     }
-    let list = model.bought_by_similar_indexed(&c.key, new_only, depth);
-    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
 }
 
 /// The model's `related_to_set` as `(key, score)`: through the model's dense indices when it has them (the
@@ -804,15 +819,14 @@ fn set_keyed(
     limit: usize,
 ) -> Vec<(u32, f32)> {
     let (model, mk) = (&*snap.model, snap.model_keys());
-    if !mk.indexed() {
-        let seeds: Vec<Scored> = seeds.iter().map(|&(k, score)| Scored { id: Arc::from(keys.id(k)), score }).collect();
-        let list = model.related_to_set(&seeds, relation, per_seed, limit);
-        return list.iter().map(|s| (keys.key(&s.id), s.score)).collect();
+    if mk.indexed() {
+        let seeds: Vec<(u32, f32)> =
+            seeds.iter().filter_map(|&(k, score)| Some((keys.to_model(model, mk, k)?, score))).collect();
+        keyed_by_index(model, mk, keys, model.related_to_set_indexed(&seeds, relation, per_seed, limit))
+    } else {
+        let seeds: Vec<Scored> = seeds.iter().map(|&(k, score)| Scored { id: keys.shared_id(k), score }).collect();
+        keyed_by_id(keys, &model.related_to_set(&seeds, relation, per_seed, limit))
     }
-    let seeds: Vec<(u32, f32)> =
-        seeds.iter().filter_map(|&(k, score)| Some((keys.to_model(model, mk, k)?, score))).collect();
-    let list = model.related_to_set_indexed(&seeds, relation, per_seed, limit);
-    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
 }
 
 /// The customer's top history items as seeds `(key, weight)`, with weights in (0, 1]: from the model's affinity
