@@ -861,9 +861,8 @@ struct Run<'a> {
     /// The customer's affinity products, excluded from discovery answers.
     bought_affinity: FxHashSet<u32>,
     need: usize,
-    /// The answer so far: the id when the list it came from had one at hand, else looked up from the key for
-    /// the page only.
-    out: Vec<(Option<Arc<str>>, u32, f32, Reason)>,
+    /// The answer so far as `(key, score, reason)`: ids are looked up from the keys for the page only.
+    out: Vec<(u32, f32, Reason)>,
     seen: FxHashSet<u32>,
     fallback: Option<Fallback>,
 }
@@ -911,9 +910,9 @@ impl<'a> Run<'a> {
         list.iter().filter(|&&(k, score)| score.is_finite() && score > 0.0 && self.accept(k)).count()
     }
 
-    fn push(&mut self, id: Option<&Arc<str>>, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
+    fn push(&mut self, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
         self.seen.insert(key);
-        self.out.push((id.cloned(), key, score, reason));
+        self.out.push((key, score, reason));
         if self.fallback.is_none() {
             self.fallback = step;
         }
@@ -944,7 +943,7 @@ impl<'a> Run<'a> {
                 return;
             }
             if self.accept(c.key) {
-                self.push(None, c.key, c.score, c.reason, step);
+                self.push(c.key, c.score, c.reason, step);
             }
         }
     }
@@ -958,7 +957,7 @@ impl<'a> Run<'a> {
         let list = self.snap.ranking(ranking);
         let Some(top) = list.first().map(|s| s.score).filter(|s| s.is_finite() && *s > 0.0) else { return };
         let scale = match self.out.last() {
-            Some(&(_, _, last, _)) => last * self.snap.blend.fallback_ceiling / top,
+            Some(&(_, last, _)) => last * self.snap.blend.fallback_ceiling / top,
             None => 1.0,
         };
         let index = self.snap.rank_index(ranking);
@@ -973,7 +972,7 @@ impl<'a> Run<'a> {
                     k => k,
                 };
                 if run.accept(k) {
-                    run.push(Some(&s.id), k, s.score * scale, reason, step);
+                    run.push(k, s.score * scale, reason, step);
                 }
             }
             true
@@ -1018,10 +1017,9 @@ impl<'a> Run<'a> {
             .into_iter()
             .skip(self.req.offset)
             .take(self.req.limit)
-            .map(|(id, key, score, reason)| {
+            .map(|(key, score, reason)| {
                 let product = if self.req.include_product_data { keys.product(key).cloned() } else { None };
-                let id = id.unwrap_or_else(|| keys.shared_id(key));
-                Item { id, score, reason, product }
+                Item { id: keys.shared_id(key), score, reason, product }
             })
             .collect();
         Response {
