@@ -7,7 +7,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use clerk_core::domain::{Category, Product};
-use clerk_core::intern::{FxHashMap, Interner};
+use clerk_core::intern::{ranks_by_id, FxHashMap, Interner};
 use clerk_core::store::{DataStore, DataStoreExt, StoreResult};
 use futures::TryStreamExt;
 
@@ -73,13 +73,8 @@ impl Catalog {
             }
         }
         c.children.resize(c.categories.len(), Vec::new());
-        let mut order: Vec<u32> = (0..c.products.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| c.products[a as usize].id.cmp(&c.products[b as usize].id));
         c.ids = c.products.iter().map(|p| Arc::from(p.id.as_str())).collect();
-        c.id_rank = vec![0; c.products.len()];
-        for (rank, &i) in order.iter().enumerate() {
-            c.id_rank[i as usize] = rank as u32;
-        }
+        c.id_rank = ranks_by_id(&c.ids);
         c
     }
 

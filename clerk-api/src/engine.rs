@@ -170,10 +170,18 @@ impl Snapshot {
     /// The parsed filter of `text` with what this snapshot remembers of it (its verdicts per product), shared
     /// by the queries that send the same text.
     fn filter(&self, text: &str) -> Result<Arc<FilterMemo>, FilterError> {
-        if let Some(memo) = self.filters.read().unwrap_or_else(|e| e.into_inner()).get(text) {
-            return Ok(memo.clone());
-        }
+        let full = {
+            let memos = self.filters.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(memo) = memos.get(text) {
+                return Ok(memo.clone());
+            }
+            memos.len() >= FILTER_MEMOS
+        };
         let filter = Filter::parse(text)?;
+        // A full memo stays full: a new filter is not remembered, and needs no write lock to learn so.
+        if full {
+            return Ok(Arc::new(FilterMemo::single(filter)));
+        }
         let mut memos = self.filters.write().unwrap_or_else(|e| e.into_inner());
         if let Some(memo) = memos.get(text) {
             return Ok(memo.clone());
@@ -764,25 +772,40 @@ fn resolve(snap: &Snapshot, given: &str) -> Customer {
     }
 }
 
+/// A model's list by id as `(key, score)`.
+fn keyed_by_id(keys: &mut Keys<'_>, list: &[Scored]) -> Vec<(u32, f32)> {
+    list.iter().map(|s| (keys.key(&s.id), s.score)).collect()
+}
+
+/// A model's list in its dense indices as `(key, score)` (an index the model has no id for is dropped).
+fn keyed_by_index(
+    model: &dyn IntentModel,
+    mk: &ModelKeys,
+    keys: &mut Keys<'_>,
+    list: Vec<(u32, f32)>,
+) -> Vec<(u32, f32)> {
+    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
+}
+
 /// The customer's affinity (`customer_affinity`, `depth` items) as `(key, score)`: through the model's dense
 /// indices when it has them.
 fn affinity_keyed(snap: &Snapshot, keys: &mut Keys<'_>, c: &Customer, at: Option<Timestamp>) -> Vec<(u32, f32)> {
     let (model, mk, depth) = (&*snap.model, snap.model_keys(), snap.blend.depth);
-    if !mk.indexed() {
-        return model.customer_affinity(&c.key, at, depth).iter().map(|s| (keys.key(&s.id), s.score)).collect();
+    if mk.indexed() {
+        keyed_by_index(model, mk, keys, model.customer_affinity_indexed(&c.key, at, depth))
+    } else {
+        keyed_by_id(keys, &model.customer_affinity(&c.key, at, depth))
     }
-    let list = model.customer_affinity_indexed(&c.key, at, depth);
-    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
 }
 
 /// What the customer's most similar customers bought (`bought_by_similar`, `depth` items) as `(key, score)`.
 fn similar_keyed(snap: &Snapshot, keys: &mut Keys<'_>, c: &Customer, new_only: bool) -> Vec<(u32, f32)> {
     let (model, mk, depth) = (&*snap.model, snap.model_keys(), snap.blend.depth);
-    if !mk.indexed() {
-        return model.bought_by_similar(&c.key, new_only, depth).iter().map(|s| (keys.key(&s.id), s.score)).collect();
+    if mk.indexed() {
+        keyed_by_index(model, mk, keys, model.bought_by_similar_indexed(&c.key, new_only, depth))
+    } else {
+        keyed_by_id(keys, &model.bought_by_similar(&c.key, new_only, depth))
     }
-    let list = model.bought_by_similar_indexed(&c.key, new_only, depth);
-    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
 }
 
 /// The model's `related_to_set` as `(key, score)`: through the model's dense indices when it has them (the
@@ -796,15 +819,14 @@ fn set_keyed(
     limit: usize,
 ) -> Vec<(u32, f32)> {
     let (model, mk) = (&*snap.model, snap.model_keys());
-    if !mk.indexed() {
-        let seeds: Vec<Scored> = seeds.iter().map(|&(k, score)| Scored { id: Arc::from(keys.id(k)), score }).collect();
-        let list = model.related_to_set(&seeds, relation, per_seed, limit);
-        return list.iter().map(|s| (keys.key(&s.id), s.score)).collect();
+    if mk.indexed() {
+        let seeds: Vec<(u32, f32)> =
+            seeds.iter().filter_map(|&(k, score)| Some((keys.to_model(model, mk, k)?, score))).collect();
+        keyed_by_index(model, mk, keys, model.related_to_set_indexed(&seeds, relation, per_seed, limit))
+    } else {
+        let seeds: Vec<Scored> = seeds.iter().map(|&(k, score)| Scored { id: keys.shared_id(k), score }).collect();
+        keyed_by_id(keys, &model.related_to_set(&seeds, relation, per_seed, limit))
     }
-    let seeds: Vec<(u32, f32)> =
-        seeds.iter().filter_map(|&(k, score)| Some((keys.to_model(model, mk, k)?, score))).collect();
-    let list = model.related_to_set_indexed(&seeds, relation, per_seed, limit);
-    list.into_iter().filter_map(|(i, score)| Some((keys.of_model(model, mk, i)?, score))).collect()
 }
 
 /// The customer's top history items as seeds `(key, weight)`, with weights in (0, 1]: from the model's affinity
@@ -839,9 +861,8 @@ struct Run<'a> {
     /// The customer's affinity products, excluded from discovery answers.
     bought_affinity: FxHashSet<u32>,
     need: usize,
-    /// The answer so far: the id when the list it came from had one at hand, else looked up from the key for
-    /// the page only.
-    out: Vec<(Option<Arc<str>>, u32, f32, Reason)>,
+    /// The answer so far as `(key, score, reason)`: ids are looked up from the keys for the page only.
+    out: Vec<(u32, f32, Reason)>,
     seen: FxHashSet<u32>,
     fallback: Option<Fallback>,
 }
@@ -889,9 +910,9 @@ impl<'a> Run<'a> {
         list.iter().filter(|&&(k, score)| score.is_finite() && score > 0.0 && self.accept(k)).count()
     }
 
-    fn push(&mut self, id: Option<&Arc<str>>, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
+    fn push(&mut self, key: u32, score: f32, reason: Reason, step: Option<Fallback>) {
         self.seen.insert(key);
-        self.out.push((id.cloned(), key, score, reason));
+        self.out.push((key, score, reason));
         if self.fallback.is_none() {
             self.fallback = step;
         }
@@ -922,7 +943,7 @@ impl<'a> Run<'a> {
                 return;
             }
             if self.accept(c.key) {
-                self.push(None, c.key, c.score, c.reason, step);
+                self.push(c.key, c.score, c.reason, step);
             }
         }
     }
@@ -936,7 +957,7 @@ impl<'a> Run<'a> {
         let list = self.snap.ranking(ranking);
         let Some(top) = list.first().map(|s| s.score).filter(|s| s.is_finite() && *s > 0.0) else { return };
         let scale = match self.out.last() {
-            Some(&(_, _, last, _)) => last * self.snap.blend.fallback_ceiling / top,
+            Some(&(_, last, _)) => last * self.snap.blend.fallback_ceiling / top,
             None => 1.0,
         };
         let index = self.snap.rank_index(ranking);
@@ -951,7 +972,7 @@ impl<'a> Run<'a> {
                     k => k,
                 };
                 if run.accept(k) {
-                    run.push(Some(&s.id), k, s.score * scale, reason, step);
+                    run.push(k, s.score * scale, reason, step);
                 }
             }
             true
@@ -968,15 +989,13 @@ impl<'a> Run<'a> {
                 // With a filter, each category's positions that pass (remembered per snapshot): a category
                 // the filter excludes is skipped instead of scanned.
                 let memo = self.filter.clone();
-                let (slot, n_categories) = (Snapshot::ranking_slot(ranking), self.snap.catalog.category_count());
+                let slot = Snapshot::ranking_slot(ranking);
                 let lists = cats
                     .iter()
                     .filter_map(|&c| {
                         let positions = index.by_category.get(c as usize)?;
                         Some(match &memo {
-                            Some(m) => m
-                                .in_category(slot, c, n_categories, positions, &index.keys, &list, &self.keys)
-                                .unwrap_or(positions),
+                            Some(m) => m.in_category(slot, c, positions, &index.keys, &self.keys).unwrap_or(positions),
                             None => positions.as_slice(),
                         })
                     })
@@ -998,10 +1017,9 @@ impl<'a> Run<'a> {
             .into_iter()
             .skip(self.req.offset)
             .take(self.req.limit)
-            .map(|(id, key, score, reason)| {
+            .map(|(key, score, reason)| {
                 let product = if self.req.include_product_data { keys.product(key).cloned() } else { None };
-                let id = id.unwrap_or_else(|| keys.shared_id(key));
-                Item { id, score, reason, product }
+                Item { id: keys.shared_id(key), score, reason, product }
             })
             .collect();
         Response {

@@ -84,15 +84,20 @@ impl<'a> Keys<'a> {
         }
     }
 
+    /// The id of a key, shared (`None` for a key this query never made).
+    fn arc_id(&self, key: u32) -> Option<&Arc<str>> {
+        if key < self.n_catalog {
+            Some(self.catalog.id(key))
+        } else if key < self.n_known {
+            self.history.products().id(key - self.n_catalog)
+        } else {
+            self.extra_ids.get((key - self.n_known) as usize)
+        }
+    }
+
     /// The id of a key (empty for a key this query never made).
     pub(crate) fn id(&self, key: u32) -> &str {
-        if key < self.n_catalog {
-            &self.catalog.product(key).id
-        } else if key < self.n_known {
-            self.history.products().id(key - self.n_catalog).map_or("", |id| id)
-        } else {
-            self.extra_ids.get((key - self.n_known) as usize).map_or("", |id| id)
-        }
+        self.arc_id(key).map_or("", |id| id)
     }
 
     /// How the ids of two keys order (as the strings do): catalog products by their rank in the catalog.
@@ -106,14 +111,7 @@ impl<'a> Keys<'a> {
 
     /// The id of a key, shared (empty for a key this query never made).
     pub(crate) fn shared_id(&self, key: u32) -> Arc<str> {
-        let id = if key < self.n_catalog {
-            Some(self.catalog.id(key))
-        } else if key < self.n_known {
-            self.history.products().id(key - self.n_catalog)
-        } else {
-            self.extra_ids.get((key - self.n_known) as usize)
-        };
-        id.cloned().unwrap_or_else(|| Arc::from(""))
+        self.arc_id(key).cloned().unwrap_or_else(|| Arc::from(""))
     }
 
     /// The key of the product at a model index, `None` when the model has no id for it.

@@ -52,6 +52,18 @@ impl FxHasher {
 /// A `HashMap` with [`FxHasher`].
 pub type FxHashMap<K, V> = HashMap<K, V, BuildHasherDefault<FxHasher>>;
 
+/// Each id's rank among `ids` in string order (`ranks[i]` is how many ids sort before `ids[i]`, for distinct
+/// ids): what ties between scores break by, without comparing strings through pointers.
+pub fn ranks_by_id(ids: &[Arc<str>]) -> Vec<u32> {
+    let mut order: Vec<u32> = (0..ids.len() as u32).collect();
+    order.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
+    let mut rank = vec![0u32; ids.len()];
+    for (r, &p) in order.iter().enumerate() {
+        rank[p as usize] = r as u32;
+    }
+    rank
+}
+
 /// A two-way map between external string ids and dense indices `0..len`, in first-seen order.
 #[derive(Clone, Debug, Default)]
 pub struct Interner {

@@ -7,10 +7,8 @@
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::OnceLock;
 
-use clerk_core::model::Scored;
-
 use super::Filter;
-use crate::keys::{Keys, NONE};
+use crate::keys::Keys;
 
 /// Verdict not known yet.
 const UNKNOWN: u8 = 0;
@@ -68,34 +66,24 @@ impl FilterMemo {
 
     /// The positions of `positions` (a category's positions in a ranking, ascending) whose product passes:
     /// remembered per ranking `slot` and `category` when the memo is shared, else `None` (the caller scans
-    /// `positions` testing each). `keys_of` gives each position's catalog index ([`NONE`] when the catalog has no
-    /// record: then the product is tested by its id in `list`), `categories` how many categories the catalog
-    /// interns.
-    #[allow(clippy::too_many_arguments)]
+    /// `positions` testing each). `keys_of` gives each position's catalog index: every position of a category
+    /// has one (a product the catalog has no record of is in no category).
     pub(crate) fn in_category(
         &self,
         slot: usize,
         category: u32,
-        categories: usize,
         positions: &[u32],
         keys_of: &[u32],
-        list: &[Scored],
         keys: &Keys<'_>,
     ) -> Option<&[u32]> {
         if self.verdicts.is_empty() {
             return None;
         }
+        let categories = keys.catalog.category_count();
         let lists = self.in_category.get(slot)?.get_or_init(|| (0..categories).map(|_| OnceLock::new()).collect());
         let cell = lists.get(category as usize)?;
         let kept = cell.get_or_init(|| {
-            positions
-                .iter()
-                .copied()
-                .filter(|&pos| match keys_of.get(pos as usize) {
-                    Some(&k) if k != NONE => self.matches(k, keys),
-                    _ => list.get(pos as usize).is_some_and(|s| self.filter.matches_id(&s.id, None)),
-                })
-                .collect()
+            positions.iter().copied().filter(|&pos| self.matches(keys_of[pos as usize], keys)).collect()
         });
         Some(kept)
     }

@@ -90,14 +90,7 @@ impl State {
 
     /// Rebuilds [`id_rank`](Self::id_rank).
     pub(crate) fn rank_ids(&mut self) {
-        let ids = self.products.ids();
-        let mut order: Vec<u32> = (0..ids.len() as u32).collect();
-        order.sort_unstable_by(|&a, &b| ids[a as usize].cmp(&ids[b as usize]));
-        let mut rank = vec![0u32; ids.len()];
-        for (r, &p) in order.iter().enumerate() {
-            rank[p as usize] = r as u32;
-        }
-        self.id_rank = rank;
+        self.id_rank = crate::intern::ranks_by_id(self.products.ids());
     }
 
     /// Extends [`id_rank`](Self::id_rank) to the products interned since it was built: a fold-in meets new

@@ -95,13 +95,10 @@ fn affinity_cut_by_bounds_is_the_full_ranking() {
                 for limit in [0, 1, 3, 10, 40] {
                     let want = affinity_by_scoring_all(&model, &c.id, at, limit);
                     assert_eq!(model.customer_affinity(&c.id, at, limit), want, "{} at {at:?} limit {limit}", c.id);
+                    let inner = model.read();
+                    let s = &inner.state;
                     cut += usize::from(
-                        model
-                            .read()
-                            .state
-                            .customers
-                            .get(&c.id)
-                            .is_some_and(|k| model.read().state.history[k as usize].len() > 2 * limit && limit > 0),
+                        s.customers.get(&c.id).is_some_and(|k| s.history[k as usize].len() > 2 * limit && limit > 0),
                     );
                 }
             }
