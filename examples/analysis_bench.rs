@@ -171,6 +171,15 @@ fn fastest_peer(path: &str) -> Option<(String, f64)> {
         .min_by(|a, b| a.1.total_cmp(&b.1))
 }
 
+/// A fingerprint of saved bytes: two builds that must analyse alike print the same one (with the same
+/// toolchain: the standard hasher may change between Rust releases).
+fn fingerprint_of(bytes: &[u8]) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    bytes.hash(&mut h);
+    format!("{:016x}", h.finish())
+}
+
 fn real(args: &Args, orders_path: &str) -> Value {
     let cutoff = Timestamp::parse(&args.cutoff).unwrap_or_else(|e| {
         eprintln!("bad --cutoff {}: {e}", args.cutoff);
@@ -265,14 +274,7 @@ fn real(args: &Args, orders_path: &str) -> Value {
     let load_s = started.elapsed().as_secs_f64();
     black_box(loaded.stats());
     drop(loaded);
-    // A fingerprint of the saved analysis: two builds that must analyse alike print the same one (with the same
-    // toolchain: the standard hasher may change between Rust releases).
-    let fingerprint = {
-        use std::hash::{Hash, Hasher};
-        let mut h = std::collections::hash_map::DefaultHasher::new();
-        bytes.hash(&mut h);
-        format!("{:016x}", h.finish())
-    };
+    let fingerprint = fingerprint_of(&bytes);
     eprintln!(
         "save {:.1} MiB in {save_s:.2}s (fingerprint {fingerprint}); load {load_s:.2}s",
         bytes.len() as f64 / 1048576.0
@@ -289,6 +291,9 @@ fn real(args: &Args, orders_path: &str) -> Value {
         touched += stats.products_touched;
         skipped += stats.skipped;
     }
+    // The state the fold-ins leave, for builds that must fold in alike.
+    let folded = fingerprint_of(&model.save().expect("save"));
+    eprintln!("after the fold-ins: fingerprint {folded}");
     // Each order's fastest over runs into freshly loaded models (see the module doc).
     let mut fastest = nanos.clone();
     for _ in 1..args.fold_in_runs {
@@ -340,7 +345,7 @@ fn real(args: &Args, orders_path: &str) -> Value {
         "save": {"bytes": bytes.len(), "seconds": r3(save_s), "fingerprint": fingerprint},
         "load_s": r3(load_s),
         "fold_in_single": {"latency": fold, "mean_lines": r3(mean_lines), "products_touched": touched, "skipped": skipped,
-            "runs": args.fold_in_runs, "fastest_of_runs": fastest},
+            "runs": args.fold_in_runs, "fastest_of_runs": fastest, "fingerprint": folded},
         "fastest_learned_peer": peer.map(|(m, fit)| json!({
             "model": m, "fit_s": fit, "ratio_peer_over_clerk_1_thread": r3(fit / s1),
             "ratio_peer_over_clerk_all_threads": r3(fit / sn),

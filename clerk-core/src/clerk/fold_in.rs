@@ -44,7 +44,7 @@ use super::counts::{apply_changes, Moved, Row, Spread, Work};
 use super::relations::{self, listed_count, rows_with, significant_pair, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::settings::Settings;
 use super::state::{HistItem, State};
-use super::{set_lead, Inner, AUDIENCE_KINDS};
+use super::{Inner, Lead, AUDIENCE_KINDS};
 use crate::domain::{Order, DAY};
 use crate::model::FoldInStats;
 
@@ -251,6 +251,13 @@ pub(super) struct Changes {
     rows: Vec<u32>,
     /// Rows updated, of all kinds.
     touched: Vec<u32>,
+    /// The working lists of updating one related row.
+    row_work: RowWork,
+    /// The leads that change, applied once all rows are updated.
+    leads: Vec<LeadChange>,
+    /// The working lists of applying them: each product's changes, and a list of leads.
+    lead_groups: Vec<(usize, usize)>,
+    lead_buf: Vec<Lead>,
 }
 
 /// The most entries a kept buffer holds on to between fold-ins: a large batch's millions of changes are not
@@ -287,6 +294,9 @@ impl Changes {
         self.side.1.iter_mut().for_each(empty);
         empty(&mut self.rows);
         empty(&mut self.touched);
+        empty(&mut self.leads);
+        empty(&mut self.lead_groups);
+        empty(&mut self.lead_buf);
         self.orders_before.clear();
         self.regulars_before.clear();
     }
@@ -364,6 +374,7 @@ impl Changes {
     /// Returns how many products had a row updated.
     fn apply(&mut self, inner: &mut Inner, settings: &Settings) -> usize {
         self.touched.clear();
+        self.leads.clear();
         for (slot, &kind) in AUDIENCE_KINDS.iter().enumerate() {
             let before = if kind == SAME_CUSTOMERS { &self.regulars_before } else { &self.orders_before };
             let moved = &self.moved[kind];
@@ -373,31 +384,69 @@ impl Changes {
             rows.extend(before.keys());
             rows.sort_unstable();
             rows.dedup();
+            // Rows and moved pairs both sorted by row: each row's pairs follow the last row's.
+            let mut from = 0;
             for window in rows.chunks(ROWS_READ) {
-                // The rows are read before any is updated, so that their cache misses overlap (as in `count`).
-                let related = &inner.state.related[kind];
+                // What the updates read, read first so that their cache misses overlap (as in `count`): the
+                // rows and their denominators, and each moved pair's partner facts (its significance test).
+                let s = &inner.state;
+                let (related, right) = (&s.related[kind], relations::partner_totals(s, kind));
                 let mut sum = 0u32;
+                let end = from + moved[from..].partition_point(|m| m.0 <= window[window.len() - 1]);
                 for &i in window {
                     let row = related.get(i as usize).map_or(&[][..], Vec::as_slice);
                     sum = row.iter().step_by(8).fold(sum, |sum, e| sum.wrapping_add(e.0));
+                    sum = sum.wrapping_add(rows_with(s, kind, i));
+                }
+                for m in &moved[from..end] {
+                    sum = sum.wrapping_add(right[m.1 as usize]).wrapping_add(u32::from(s.indexable[m.1 as usize]));
                 }
                 std::hint::black_box(sum);
                 for &i in window {
-                    let from = moved.partition_point(|m| m.0 < i);
                     let to = from + moved[from..].partition_point(|m| m.0 == i);
-                    update_row(inner, settings, kind, slot, i, &moved[from..to], before.get(&i).copied());
+                    let (work, leads) = (&mut self.row_work, &mut self.leads);
+                    update_row(inner, settings, kind, slot, i, &moved[from..to], before.get(&i).copied(), work, leads);
+                    from = to;
                 }
             }
             self.touched.extend_from_slice(rows);
         }
+        apply_leads(&mut inner.incoming, &mut self.leads, &mut self.lead_groups, &mut self.lead_buf);
         self.touched.sort_unstable();
         self.touched.dedup();
         self.touched.len()
     }
 }
 
+/// The working lists of [`update_row`], kept from row to row and fold-in to fold-in.
+#[derive(Debug, Default)]
+pub(super) struct RowWork {
+    /// Per moved pair of the row: whether it was listed, and whether it is listed after the update.
+    was: Vec<bool>,
+    is: Vec<bool>,
+    /// The listed entries whose pair did not move (rescaled when the row's denominator moved), ranked.
+    kept: Vec<(u32, f32)>,
+    /// The listed entries whose pair did not move that score nothing after rescaling (dropped).
+    zeroed: Vec<u32>,
+    /// The moved pairs that pass the tests, with their score and position in the moved pairs.
+    enter: Vec<(u32, f32, usize)>,
+    /// The row after the update.
+    merged: Vec<(u32, f32)>,
+}
+
+/// A change to the leads: `(product, source, slot in AUDIENCE_KINDS, count)`, applied after all rows are
+/// updated (see [`apply_leads`]).
+type LeadChange = (u32, u32, usize, u32);
+
 /// Updates row `i` of relation `kind` (`slot` in [`AUDIENCE_KINDS`]) for its `moved` pairs and, when its
-/// denominator moved, the denominator it had before.
+/// denominator moved, the denominator it had before; notes the leads that change in `leads`.
+///
+/// The result is the row [`relations::top`] would rank from the listed entries that stay and the moved pairs
+/// that pass, without sorting it whole: the entries that stay keep their order (their scores are all divided
+/// by the same denominator, and a score grows with its count), so the few that enter are ranked and merged
+/// in. Most rows of a fold-in change nothing (a new regular's pairs with the customer's other regulars rarely
+/// enter a full row): they are left as they are, without a copy.
+#[allow(clippy::too_many_arguments)]
 fn update_row(
     inner: &mut Inner,
     settings: &Settings,
@@ -406,64 +455,224 @@ fn update_row(
     i: u32,
     moved: &[Moved],
     denominator_before: Option<u32>,
+    work: &mut RowWork,
+    leads: &mut Vec<LeadChange>,
 ) {
-    let s = &mut inner.state;
+    let s = &inner.state;
     let n_i = rows_with(s, kind, i);
     let rescale = denominator_before.filter(|&n| n != n_i);
-    let is_moved = |j: u32| moved.binary_search_by_key(&j, |m| m.1).is_ok();
     let old = &s.related[kind][i as usize];
-    let mut row: Vec<(u32, f32)> = Vec::with_capacity(old.len() + 1);
-    let mut dropped = false;
+    work.was.clear();
+    work.was.resize(moved.len(), false);
+    work.kept.clear();
+    work.zeroed.clear();
     for &(j, x) in old {
-        if is_moved(j) {
-            dropped = true;
-        } else if let Some(n) = rescale {
-            let c = listed_count(s, kind, i, j, x, n);
-            row.push((j, relations::score(c, n_i)));
-        } else {
-            row.push((j, x));
-        }
-    }
-    row.retain(|e| e.1 > 0.0);
-    // When the entries that stay fill the row, a moved pair scoring below all of them cannot enter it: most
-    // (a new regular's pairs with each of the customer's other regulars) need no significance test then.
-    let floor = if row.len() >= settings.top_k { row.iter().map(|e| e.1).fold(f32::INFINITY, f32::min) } else { 0.0 };
-    let mut entered = false;
-    for &(_, j, _, after) in moved {
-        if after >= settings.min_pair_count && relations::score(after, n_i) >= floor {
-            if let Some(x) = significant_pair(s, settings, kind, i, j, after) {
-                row.push((j, x));
-                entered = true;
+        match moved.binary_search_by_key(&j, |m| m.1) {
+            Ok(k) => work.was[k] = true,
+            Err(_) => {
+                let x = match rescale {
+                    Some(n) => relations::score(listed_count(s, kind, i, j, x, n), n_i),
+                    None => x,
+                };
+                if x > 0.0 {
+                    work.kept.push((j, x));
+                } else {
+                    work.zeroed.push(j);
+                }
             }
         }
     }
-    if !dropped && !entered && rescale.is_none() {
+    let dropped = work.was.contains(&true);
+    if work.kept.windows(2).any(|w| w[0].1 < w[1].1) {
+        // Rows written by an analysis or a fold-in are ranked: only a foreign or corrupt state's can be out
+        // of order (the ties' order by id is not checked, it would read the ranks of most entries).
+        relations::rank(s, &mut work.kept);
+    }
+    // When the entries that stay fill the row, a moved pair scoring below all of them cannot enter it: most
+    // (a new regular's pairs with each of the customer's other regulars) need no significance test then.
+    let floor = if work.kept.len() >= settings.top_k { work.kept.last().map_or(0.0, |e| e.1) } else { 0.0 };
+    work.enter.clear();
+    for (k, &(_, j, _, after)) in moved.iter().enumerate() {
+        if after >= settings.min_pair_count && relations::score(after, n_i) >= floor {
+            if let Some(x) = significant_pair(s, settings, kind, i, j, after) {
+                work.enter.push((j, x, k));
+            }
+        }
+    }
+    if !dropped && work.enter.is_empty() && rescale.is_none() {
         return;
     }
-    let row = relations::top(s, row, settings.top_k);
-    let old = std::mem::replace(&mut s.related[kind][i as usize], row);
-    if !dropped && !entered {
+    let a = merge(s, settings.top_k, moved.len(), work);
+    let row = &mut inner.state.related[kind][i as usize];
+    row.clear();
+    row.extend_from_slice(&work.merged);
+    if !dropped && work.enter.is_empty() {
         // Rescaled only: the same pairs with the same counts, so the same leads.
         return;
     }
-    let partners = |list: &[(u32, f32)]| {
-        let mut v: Vec<u32> = list.iter().map(|e| e.0).collect();
-        v.sort_unstable();
-        v
-    };
-    let (was_listed, listed) = (partners(&old), partners(&s.related[kind][i as usize]));
-    for &(_, j, before, after) in moved {
-        let (was, is) = (was_listed.binary_search(&j).is_ok(), listed.binary_search(&j).is_ok());
+    for (k, &(_, j, before, after)) in moved.iter().enumerate() {
+        let (was, is) = (work.was[k], work.is[k]);
         if (was, was.then_some(before)) != (is, is.then_some(after)) {
-            set_lead(&mut inner.incoming[j as usize], i, slot, if is { after } else { 0 });
+            leads.push((j, i, slot, if is { after } else { 0 }));
         }
     }
-    for &(j, _) in &old {
-        if !is_moved(j) && listed.binary_search(&j).is_err() {
-            // Pushed out of the row by pairs that entered it.
-            set_lead(&mut inner.incoming[j as usize], i, slot, 0);
+    // Pushed out of the row by pairs that entered it (or scored nothing).
+    leads.extend(work.kept[a..].iter().map(|&(j, _)| (j, i, slot, 0)));
+    leads.extend(work.zeroed.iter().map(|&j| (j, i, slot, 0)));
+}
+
+/// Ranks `work.enter` and merges it with `work.kept` into `work.merged`, keeping the best `top_k`; marks in
+/// `work.is` the moved pairs (of `moved` in all) that made it. Returns how many kept entries made it.
+fn merge(s: &State, top_k: usize, moved: usize, work: &mut RowWork) -> usize {
+    let by_rank = relations::by_rank(s);
+    work.enter.sort_unstable_by(|a, b| by_rank(&(a.0, a.1), &(b.0, b.1)));
+    work.is.clear();
+    work.is.resize(moved, false);
+    work.merged.clear();
+    let (mut a, mut b) = (0, 0);
+    while work.merged.len() < top_k && (a < work.kept.len() || b < work.enter.len()) {
+        let take_kept = match (work.kept.get(a), work.enter.get(b)) {
+            (Some(k), Some(e)) => by_rank(k, &(e.0, e.1)) != std::cmp::Ordering::Greater,
+            (Some(_), None) => true,
+            _ => false,
+        };
+        if take_kept {
+            work.merged.push(work.kept[a]);
+            a += 1;
+        } else {
+            let (j, x, k) = work.enter[b];
+            work.merged.push((j, x));
+            work.is[k] = true;
+            b += 1;
         }
     }
+    a
+}
+
+/// Products whose leads are read together before they are changed, so that their cache misses overlap.
+const LEADS_READ: usize = 32;
+
+/// Applies `changes` to the leads, a product at a time: sorted by product, the changes to one product's leads
+/// are applied in one walk of its list. The list of a best seller holds thousands of sources, and a binary
+/// search of it takes a cache miss per halving: each source is found from its likely place instead (see
+/// [`seek`]), and the likely places of a window of products are read first, so that their misses overlap.
+fn apply_leads(
+    incoming: &mut [Vec<Lead>],
+    changes: &mut [LeadChange],
+    groups: &mut Vec<(usize, usize)>,
+    buf: &mut Vec<Lead>,
+) {
+    changes.sort_unstable_by_key(|&(j, source, slot, _)| (j, source, slot));
+    let n = incoming.len();
+    groups.clear();
+    let mut from = 0;
+    for group in changes.chunk_by(|a, b| a.0 == b.0) {
+        groups.push((from, from + group.len()));
+        from += group.len();
+    }
+    for window in groups.chunks(LEADS_READ) {
+        let mut sum = 0u32;
+        for &(a, _) in window {
+            let (j, source, _, _) = changes[a];
+            if let Some(list) = incoming.get(j as usize) {
+                sum = sum.wrapping_add(list.get(likely_place(list, source, n)).map_or(0, |l| l.source));
+            }
+        }
+        std::hint::black_box(sum);
+        for &(a, b) in window {
+            let group = &changes[a..b];
+            if let Some(list) = incoming.get_mut(group[0].0 as usize) {
+                apply_product_leads(list, group, n, buf);
+            }
+        }
+    }
+}
+
+/// Where `source` likely is in a list of leads sorted by source: sources spread about evenly over the `n`
+/// product indices.
+fn likely_place(list: &[Lead], source: u32, n: usize) -> usize {
+    (u64::from(source) * list.len() as u64 / n.max(1) as u64) as usize
+}
+
+/// The first position at or after `from` of `list` (sorted by source) whose source is not below `source`: one
+/// probe at its likely place, then steps doubling away from it until `source` is passed, then a binary search
+/// between the last two.
+fn seek(list: &[Lead], source: u32, from: usize, n: usize) -> usize {
+    let len = list.len();
+    if len - from <= 8 {
+        return from + list[from..].partition_point(|l| l.source < source);
+    }
+    let guess = likely_place(list, source, n).clamp(from, len - 1);
+    let (mut lo, mut hi) = (from, len);
+    let mut step = 1;
+    if list[guess].source < source {
+        lo = guess + 1;
+        while lo + step <= len {
+            let at = lo + step - 1;
+            if list[at].source < source {
+                lo = at + 1;
+                step *= 2;
+            } else {
+                hi = at;
+                break;
+            }
+        }
+    } else {
+        hi = guess;
+        while hi >= lo + step {
+            let at = hi - step;
+            if list[at].source < source {
+                lo = at + 1;
+                break;
+            }
+            hi = at;
+            step *= 2;
+        }
+    }
+    lo + list[lo..hi].partition_point(|l| l.source < source)
+}
+
+/// Applies the `changes` of one product (sorted by source and slot) to its `list` of leads.
+fn apply_product_leads(list: &mut Vec<Lead>, changes: &[LeadChange], n: usize, buf: &mut Vec<Lead>) {
+    let mut reshaped = false;
+    let mut from = 0;
+    for &(_, source, slot, count) in changes {
+        from = seek(list, source, from, n);
+        match list.get_mut(from) {
+            Some(lead) if lead.source == source => {
+                lead.counts[slot] = count;
+                reshaped |= lead.counts == [0; 3];
+            }
+            _ => reshaped |= count > 0,
+        }
+    }
+    if !reshaped {
+        return;
+    }
+    // Leads come or go: merge the list with the new sources, without the leads left with no count.
+    buf.clear();
+    let mut at = 0;
+    for news in changes.chunk_by(|a, b| a.1 == b.1) {
+        let source = news[0].1;
+        while at < list.len() && list[at].source < source {
+            buf.push(list[at]);
+            at += 1;
+        }
+        if at < list.len() && list[at].source == source {
+            continue;
+        }
+        let mut counts = [0; 3];
+        for &(_, _, slot, count) in news {
+            counts[slot] = count;
+        }
+        if counts != [0; 3] {
+            buf.push(Lead { source, counts });
+        }
+    }
+    buf.extend_from_slice(&list[at..]);
+    buf.retain(|l| l.counts != [0; 3]);
+    list.clear();
+    list.extend_from_slice(buf);
 }
 
 /// Extends every per-product vector to the current number of interned products.
@@ -493,4 +702,57 @@ fn grow(inner: &mut Inner) {
     inner.incoming.resize(n, Vec::new());
     inner.buyers_of.resize(n, Vec::new());
     inner.buyer_items.resize(n, Vec::new());
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Leads changed a product at a time, each source found from its likely place, end as changed one at a
+        /// time in a map: counts set, leads with no count left removed, new ones inserted in source order.
+        #[test]
+        fn lead_changes_match_a_map(
+            start in prop::collection::btree_map(0..2_000u32, prop::array::uniform3(0..4u32), 0..300),
+            changes in prop::collection::btree_map((0..2_000u32, 0..3usize), 0..4u32, 0..200),
+            n in 1..3_000usize,
+        ) {
+            let mut list: Vec<Lead> = start
+                .iter()
+                .filter(|(_, c)| **c != [0; 3])
+                .map(|(&source, &counts)| Lead { source, counts })
+                .collect();
+            let mut model: BTreeMap<u32, [u32; 3]> = list.iter().map(|l| (l.source, l.counts)).collect();
+            let mut batch: Vec<LeadChange> = Vec::new();
+            for (&(source, slot), &count) in &changes {
+                batch.push((7, source, slot, count));
+                let counts = model.entry(source).or_insert([0; 3]);
+                counts[slot] = count;
+                if *counts == [0; 3] {
+                    model.remove(&source);
+                }
+            }
+            apply_product_leads(&mut list, &batch, n, &mut Vec::new());
+            let expected: Vec<Lead> = model.into_iter().map(|(source, counts)| Lead { source, counts }).collect();
+            prop_assert_eq!(list, expected);
+        }
+
+        /// `seek` finds the first source not below the one sought, from any start and whatever the guide.
+        #[test]
+        fn seek_is_a_partition_point(
+            sources in prop::collection::btree_set(0..5_000u32, 0..400),
+            source in 0..5_100u32,
+            from in 0..400usize,
+            n in 1..6_000usize,
+        ) {
+            let list: Vec<Lead> = sources.iter().map(|&source| Lead { source, counts: [1, 0, 0] }).collect();
+            let from = from.min(list.len());
+            let expected = from + list[from..].partition_point(|l| l.source < source);
+            prop_assert_eq!(seek(&list, source, from, n), expected);
+        }
+    }
 }

@@ -162,25 +162,6 @@ impl Lead {
     }
 }
 
-/// Sets the count of `source` in `list` (sorted by source) for the list of `slot` in [`AUDIENCE_KINDS`].
-fn set_lead(list: &mut Vec<Lead>, source: u32, slot: usize, count: u32) {
-    match list.binary_search_by_key(&source, |l| l.source) {
-        Ok(at) => {
-            list[at].counts[slot] = count;
-            if list[at].counts == [0; 3] {
-                list.remove(at);
-            }
-        }
-        Err(at) => {
-            if count > 0 {
-                let mut counts = [0; 3];
-                counts[slot] = count;
-                list.insert(at, Lead { source, counts });
-            }
-        }
-    }
-}
-
 #[derive(Serialize, Deserialize)]
 struct Saved {
     settings: Settings,

@@ -15,7 +15,7 @@ pub(crate) const ALTERNATIVE: usize = 2;
 pub(crate) const SAME_CUSTOMERS: usize = 3;
 
 /// Best first, ties by the smaller external id (deterministic whatever the interning order).
-fn by_rank<'a>(s: &'a State) -> impl Fn(&(u32, f32), &(u32, f32)) -> Ordering + 'a {
+pub(crate) fn by_rank<'a>(s: &'a State) -> impl Fn(&(u32, f32), &(u32, f32)) -> Ordering + 'a {
     let rank = &s.id_rank;
     move |a, b| match b.1.total_cmp(&a.1) {
         Ordering::Equal => rank[a.0 as usize].cmp(&rank[b.0 as usize]),
@@ -117,6 +117,11 @@ pub(crate) fn pair_score(s: &State, kind: usize, i: u32, j: u32) -> Option<f32> 
 /// The score of a pair counted `c` times in `n_i` rows with its first product.
 pub(crate) fn score(c: u32, n_i: u32) -> f32 {
     (f64::from(c) / f64::from(n_i)) as f32
+}
+
+/// Rows holding each product on the partner side of relation `kind`.
+pub(crate) fn partner_totals(s: &State, kind: usize) -> &[u32] {
+    tables(s, kind).2
 }
 
 /// Rows holding product `i` in relation `kind`: the denominator of its scores.
