@@ -165,7 +165,8 @@ fn frequent_above_chance(settings: &Settings, c: u32, n_i: f64, n_j: f64, n: f64
 
 /// The costly part of [`test_pair`]: the pair's LLR reaches `min_llr`.
 fn passes_llr(settings: &Settings, c: u32, n_i: f64, n_j: f64, n: f64) -> bool {
-    signed_llr(f64::from(c), n_i, n_j, n) >= settings.min_llr
+    let c = f64::from(c);
+    super::llr::may_reach(c, n_i, n_j, n, settings.min_llr) && signed_llr(c, n_i, n_j, n) >= settings.min_llr
 }
 
 /// Bought together (`kind == TOGETHER`), bought next (`NEXT`) or same customers (`SAME_CUSTOMERS`) of product
