@@ -142,6 +142,10 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     lap("histories and popularity");
     relations::rebuild_all(&mut s, settings);
     lap("relations");
+    // Once the related lists are made from their full rows, the symmetric tables are kept once per pair.
+    s.together.keep_upper();
+    s.regulars.keep_upper();
+    lap("symmetric tables halved");
     s
 }
 

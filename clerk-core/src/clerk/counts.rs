@@ -205,6 +205,38 @@ impl<'de> Deserialize<'de> for Row {
 }
 
 impl PairCounts {
+    /// Drops the entries of each row `i` whose partner is not above `i`: a symmetric table is held once per
+    /// pair (half the memory, and half the changes a fold-in applies).
+    pub(crate) fn keep_upper(&mut self) {
+        let mut entries: Vec<(u32, u32)> = Vec::new();
+        for (i, row) in self.rows.iter_mut().enumerate() {
+            entries.clear();
+            entries.extend(row.iter().filter(|e| e.0 as usize > i));
+            if entries.len() < row.len() {
+                *row = RowBuilder::of_sorted(&entries);
+            }
+        }
+    }
+
+    /// Each row's full entries of a table held once per pair ([`keep_upper`](Self::keep_upper)), sorted by
+    /// partner.
+    #[cfg(test)]
+    pub(crate) fn mirrored(&self) -> Vec<Vec<(u32, u32)>> {
+        let mut full: Vec<Vec<(u32, u32)>> = vec![Vec::new(); self.rows.len()];
+        for (i, row) in self.rows.iter().enumerate() {
+            for (j, c) in row.iter() {
+                full[i].push((j, c));
+                if let Some(other) = full.get_mut(j as usize) {
+                    other.push((i as u32, c));
+                }
+            }
+        }
+        for row in &mut full {
+            row.sort_unstable();
+        }
+        full
+    }
+
     /// The count of `(i, j)`.
     pub(crate) fn get(&self, i: u32, j: u32) -> u32 {
         self.rows.get(i as usize).map_or(0, |row| row.get(j))

@@ -86,8 +86,9 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
             if age < (settings.trending_recent_days * DAY as f64) as i64 {
                 s.recent[p as usize] += 1;
             }
+            // Held once per pair, in the row of the smaller product (mirrored when the lists are updated).
             for &q in &products {
-                if q != p {
+                if q > p {
                     changes.pending[TOGETHER].push((p, q, 1));
                 }
             }
@@ -211,14 +212,15 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
         return;
     }
     // A new regular now co-occurs with each of the customer's other regulars (those of before and the other
-    // new ones), once per direction. Generated in (row, partner) order, which the sort of `count` keeps.
+    // new ones): once per pair, in the row of the smaller product (mirrored when the lists are updated).
+    // Generated in (row, partner) order, which the sort of `count` keeps.
     let regulars: Vec<u32> = s.history[c].iter().filter(|h| h.count >= 2).map(|h| h.product).collect();
     let pending = &mut changes.pending[SAME_CUSTOMERS];
     for &q in &regulars {
         if became.binary_search(&q).is_ok() {
-            pending.extend(regulars.iter().filter(|&&r| r != q).map(|&r| (q, r, 1)));
+            pending.extend(regulars.iter().filter(|&&r| r > q).map(|&r| (q, r, 1)));
         } else {
-            pending.extend(became.iter().map(|&p| (q, p, 1)));
+            pending.extend(became.iter().filter(|&&p| p > q).map(|&p| (q, p, 1)));
         }
     }
 }
@@ -375,6 +377,16 @@ impl Changes {
     fn apply(&mut self, inner: &mut Inner, settings: &Settings) -> usize {
         self.touched.clear();
         self.leads.clear();
+        for kind in AUDIENCE_KINDS.into_iter().filter(|&kind| relations::symmetric(kind)) {
+            // A symmetric table's pair moved in both rows.
+            let moved = &mut self.moved[kind];
+            let len = moved.len();
+            moved.extend_from_within(..len);
+            for m in &mut moved[len..] {
+                std::mem::swap(&mut m.0, &mut m.1);
+            }
+            moved.sort_unstable_by_key(|m| (m.0, m.1));
+        }
         for (slot, &kind) in AUDIENCE_KINDS.iter().enumerate() {
             let before = if kind == SAME_CUSTOMERS { &self.regulars_before } else { &self.orders_before };
             let moved = &self.moved[kind];

@@ -32,8 +32,8 @@ use crate::data::Dataset;
 use crate::domain::{Order, Timestamp, DAY};
 use crate::model::{AudienceMember, FoldInStats, IntentModel, ModelError, ModelStats, Ranking, Relation, Scored};
 
-// 2: similar customers, and their setting.
-const FORMAT: u32 = 2;
+// 2: similar customers, and their setting. 3: symmetric pair counts held once per pair.
+const FORMAT: u32 = 3;
 const NAME: &str = "clerk-core";
 
 /// The reference intent model. See the [module documentation](self).

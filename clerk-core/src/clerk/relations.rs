@@ -104,12 +104,28 @@ fn tables(s: &State, kind: usize) -> (&super::counts::PairCounts, &[u32], &[u32]
     }
 }
 
+/// Whether the pair counts of relation `kind` are symmetric, and so held once per pair, in the row of the
+/// smaller product (bought together, same customers; not bought next, which has a direction).
+pub(crate) fn symmetric(kind: usize) -> bool {
+    kind != NEXT
+}
+
+/// The pair count of `(i, j)` in relation `kind`.
+pub(crate) fn pair_count(s: &State, kind: usize, i: u32, j: u32) -> u32 {
+    let counts = tables(s, kind).0;
+    if symmetric(kind) {
+        counts.get(i.min(j), i.max(j))
+    } else {
+        counts.get(i, j)
+    }
+}
+
 /// The score of `j` in row `i` of relation `kind` (`count / rows with i`), whatever its significance; `None`
 /// without a count.
 #[cfg(test)]
 pub(crate) fn pair_score(s: &State, kind: usize, i: u32, j: u32) -> Option<f32> {
-    let (counts, left, _, _) = tables(s, kind);
-    let c = counts.get(i, j);
+    let left = tables(s, kind).1;
+    let c = pair_count(s, kind, i, j);
     let n_i = left[i as usize];
     (c > 0 && n_i > 0).then(|| score(c, n_i))
 }
@@ -137,7 +153,7 @@ pub(crate) fn listed_count(s: &State, kind: usize, i: u32, j: u32, x: f32, n_i: 
     if n_i < 1 << 22 {
         (f64::from(x) * f64::from(n_i)).round() as u32
     } else {
-        tables(s, kind).0.get(i, j)
+        pair_count(s, kind, i, j)
     }
 }
 

@@ -37,7 +37,8 @@ pub(crate) struct State {
     pub(crate) orders: u64,
     /// Orders holding each product.
     pub(crate) product_orders: Vec<u32>,
-    /// Order-level pair counts (bought together).
+    /// Order-level pair counts (bought together). Symmetric, so held once per pair: row `i` holds the partners
+    /// above `i` (see [`relations::pair_count`](super::relations::pair_count)).
     pub(crate) together: PairCounts,
     /// Orders whose "next window" (the customer's purchases within the window after it) holds each product.
     pub(crate) window_orders: Vec<u32>,
@@ -45,7 +46,7 @@ pub(crate) struct State {
     pub(crate) next: PairCounts,
     /// Customers who bought each product at least twice (the product is one of their regulars).
     pub(crate) regular_customers: Vec<u32>,
-    /// `regulars.get(i, j)`: customers for whom both `i` and `j` are regulars.
+    /// Customers for whom both `i` and `j` are regulars: symmetric, held once per pair as `together` is.
     pub(crate) regulars: PairCounts,
     /// Top related products per product: bought together, bought next, alternatives, same customers.
     pub(crate) related: super::relations::RelatedRows,

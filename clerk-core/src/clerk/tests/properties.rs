@@ -121,18 +121,22 @@ fn model_counts(model: &ClerkCore) -> Counts {
     let s = &inner.state;
     let id = |p: usize| s.products.ids()[p].to_string();
     let per_product = |v: &[u32]| v.iter().enumerate().filter(|(_, n)| **n > 0).map(|(p, n)| (id(p), *n)).collect();
-    let pairs = |rows: &[super::super::counts::Row]| {
-        rows.iter()
+    let pairs = |rows: Vec<Vec<(u32, u32)>>| {
+        rows.into_iter()
             .enumerate()
-            .flat_map(|(i, row)| row.iter().map(move |(j, n)| ((i, j as usize), n)))
+            .flat_map(|(i, row)| row.into_iter().map(move |(j, n)| ((i, j as usize), n)))
             .map(|((i, j), n)| ((id(i), id(j)), n))
             .collect()
     };
+    let rows = |counts: &super::super::counts::PairCounts| -> Vec<Vec<(u32, u32)>> {
+        counts.rows.iter().map(|row| row.iter().collect()).collect()
+    };
     Counts {
         product_orders: per_product(&s.product_orders),
-        together: pairs(&s.together.rows),
+        // Held once per pair: compared whole.
+        together: pairs(s.together.mirrored()),
         window_orders: per_product(&s.window_orders),
-        next: pairs(&s.next.rows),
+        next: pairs(rows(&s.next)),
     }
 }
 
@@ -144,6 +148,12 @@ proptest! {
     fn pair_counts_match_a_naive_count(shop in shop_strategy(MANY, false), settings in settings_strategy()) {
         let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
         prop_assert_eq!(model_counts(&model), naive_counts(&shop, &settings));
+        let inner = model.read();
+        for counts in [&inner.state.together, &inner.state.regulars] {
+            for (i, row) in counts.rows.iter().enumerate() {
+                prop_assert!(row.iter().all(|(j, _)| j as usize > i), "row {} holds a partner not above it", i);
+            }
+        }
     }
 
     /// Each association row (bought together, next, same customers) is the best `top_k` of every significant
@@ -156,16 +166,17 @@ proptest! {
         let inner = model.read();
         let s = &inner.state;
         for kind in [TOGETHER, NEXT, SAME_CUSTOMERS] {
-            let counts = match kind {
-                TOGETHER => &s.together,
-                NEXT => &s.next,
-                _ => &s.regulars,
+            // Whole rows (the symmetric tables are held once per pair).
+            let rows: Vec<Vec<(u32, u32)>> = match kind {
+                TOGETHER => s.together.mirrored(),
+                NEXT => s.next.rows.iter().map(|row| row.iter().collect()).collect(),
+                _ => s.regulars.mirrored(),
             };
-            for (i, row) in counts.rows.iter().enumerate() {
+            for (i, row) in rows.iter().enumerate() {
                 let i = i as u32;
                 let all: Vec<(u32, f32)> = row
                     .iter()
-                    .filter_map(|(j, c)| relations::significant_pair(s, &settings, kind, i, j, c).map(|x| (j, x)))
+                    .filter_map(|&(j, c)| relations::significant_pair(s, &settings, kind, i, j, c).map(|x| (j, x)))
                     .collect();
                 prop_assert_eq!(&s.related[kind][i as usize], &relations::top(s, all, settings.top_k));
             }
@@ -177,6 +188,12 @@ proptest! {
     fn pair_counts_match_a_naive_count_with_few_orders(shop in shop_strategy(0..12, true), settings in settings_strategy()) {
         let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
         prop_assert_eq!(model_counts(&model), naive_counts(&shop, &settings));
+        let inner = model.read();
+        for counts in [&inner.state.together, &inner.state.regulars] {
+            for (i, row) in counts.rows.iter().enumerate() {
+                prop_assert!(row.iter().all(|(j, _)| j as usize > i), "row {} holds a partner not above it", i);
+            }
+        }
     }
 }
 
