@@ -227,8 +227,10 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
 const ROWS_READ: usize = 64;
 
 /// Count changes from which a fold-in applies them on two threads: below, starting a thread costs more than it
-/// saves (few in tests, so that their fold-ins take both ways).
-const PARALLEL_CHANGES: usize = if cfg!(test) { 16 } else { 4096 };
+/// saves (few in tests, so that their fold-ins take both ways). Since the rows are hash tables a change costs
+/// about a third of what it did, and from 4,096 changes (the threshold of before) two threads were a tenth
+/// slower than one on the shared 2-core machine (the Complete Journey fold-ins, each order's fastest of 4 runs).
+const PARALLEL_CHANGES: usize = if cfg!(test) { 16 } else { 1 << 14 };
 
 /// What a fold-in changes, per relation kind (indexed like [`State::related`]), and its working lists: emptied
 /// after each fold-in but kept allocated for the next (up to [`KEPT_CAPACITY`] entries each): growing them
