@@ -13,9 +13,9 @@
 //! An order moves thousands of pair counts (each pair of its products both ways, its products against the
 //! next windows of the customer's previous orders, each product that becomes a regular against the customer's
 //! other regulars), in rows of up to tens of thousands of partners, so a fold-in is bound by cache misses.
-//! The changes are gathered, sorted and applied a row at a time ([`apply_changes`]): each partner is found from
-//! a guess of its place ([`Spread`]), the guessed places of a window of changes are read before any is applied
-//! so that their misses overlap, and rows are held in blocks with room to grow. A batch of more than
+//! The changes are gathered, sorted and applied ([`apply_changes`]): each row of counts is a hash table, so a
+//! count is one probe from its home slot; the home slots of a window of changes are read before any is applied
+//! so that their misses overlap, and a row grows (is rebuilt larger) only when it is full. A batch of more than
 //! [`PARALLEL_CHANGES`] changes is applied on two threads when the settings allow (the rows split in two at a
 //! row boundary: each row is updated as on one thread, so the counts are the same). Each moved pair comes back
 //! with its count before and after, so related rows are updated without searching the counts again (a row
@@ -27,10 +27,10 @@
 //! `CLERK_TRACE=1` prints each fold-in's changes per table and the time of its phases.
 //!
 //! Measured on the Complete Journey data (docs/benchmarks.md), the p99 of single orders (the tenth slowest of
-//! 1,000) is an order that moves about 12,000 counts, and the slowest move 12,000 to 31,000: about 150 ns per
-//! count to apply (mostly waiting for the rows' cache lines: reading them ahead saves a sixth, fewer probes or
-//! a branch-free search nothing) and 100 ns per moved pair to update the related lists (significance tests,
-//! ranking, leads), so 3 to 7 ms on one core. Weighed and measured, not kept: deferring the changes that cannot
+//! 1,000) is an order that moves about 12,000 counts, and the slowest move 12,000 to 31,000: about 100 ns per
+//! count to apply on the shared machine (mostly waiting for the rows' cache lines; 250 ns in the sorted rows
+//! of before, searched from a guess of each partner's place) and 100 ns per moved pair to update the related
+//! lists (significance tests, ranking, leads). Weighed and measured, not kept: deferring the changes that cannot
 //! enter a related list (the bound a count has without reading it, the smaller of its products' rows, rules
 //! out only 4% of bought-next to 24% of same-customers changes, and the related lists need every other count
 //! before and after); the related rows of a large batch worked out on two threads (no faster on the shared
@@ -40,7 +40,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::analysis::{decay, next_window, threads, trace};
-use super::counts::{apply_changes, Moved, Row, Spread, Work};
+use super::counts::{apply_changes, Moved, Row};
 use super::relations::{self, listed_count, rows_with, significant_pair, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::settings::Settings;
 use super::state::{HistItem, State};
@@ -132,7 +132,7 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         }
         stats.orders += 1;
         if changes.pending.iter().map(Vec::len).sum::<usize>() > PENDING_CHANGES {
-            changes.count(&mut inner.state, &inner.spreads, threads);
+            changes.count(&mut inner.state, threads);
         }
     }
     let s = &mut inner.state;
@@ -140,7 +140,7 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         s.latest.max(orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).max().unwrap_or(s.latest));
     let gathered = clock.elapsed();
     let pending: [usize; 4] = std::array::from_fn(|kind| changes.pending[kind].len());
-    changes.count(s, &inner.spreads, threads);
+    changes.count(s, threads);
     let counted = clock.elapsed();
     // Once for the whole batch: only the related lists' ranking reads the ids' ranks.
     inner.state.rank_new_ids();
@@ -229,8 +229,10 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
 const ROWS_READ: usize = 64;
 
 /// Count changes from which a fold-in applies them on two threads: below, starting a thread costs more than it
-/// saves (few in tests, so that their fold-ins take both ways).
-const PARALLEL_CHANGES: usize = if cfg!(test) { 16 } else { 4096 };
+/// saves (few in tests, so that their fold-ins take both ways). Since the rows are hash tables a change costs
+/// about a third of what it did, and from 4,096 changes (the threshold of before) two threads were a tenth
+/// slower than one on the shared 2-core machine (the Complete Journey fold-ins, each order's fastest of 4 runs).
+const PARALLEL_CHANGES: usize = if cfg!(test) { 16 } else { 1 << 14 };
 
 /// What a fold-in changes, per relation kind (indexed like [`State::related`]), and its working lists: emptied
 /// after each fold-in but kept allocated for the next (up to [`KEPT_CAPACITY`] entries each): growing them
@@ -245,10 +247,8 @@ pub(super) struct Changes {
     orders_before: BTreeMap<u32, u32>,
     /// Products whose regular customers moved (the denominator of same customers), with the count before.
     regulars_before: BTreeMap<u32, u32>,
-    /// The working lists of applying count changes.
-    work: Work,
-    /// The working lists and moved pairs of the second thread.
-    side: (Work, [Vec<Moved>; 4]),
+    /// The moved pairs of the second thread.
+    side: [Vec<Moved>; 4],
     /// Rows to update, of one relation kind.
     rows: Vec<u32>,
     /// Rows updated, of all kinds.
@@ -291,9 +291,7 @@ impl Changes {
         }
         self.pending.iter_mut().for_each(empty);
         self.moved.iter_mut().for_each(empty);
-        self.work.clear(KEPT_CAPACITY);
-        self.side.0.clear(KEPT_CAPACITY);
-        self.side.1.iter_mut().for_each(empty);
+        self.side.iter_mut().for_each(empty);
         empty(&mut self.rows);
         empty(&mut self.touched);
         empty(&mut self.leads);
@@ -305,7 +303,7 @@ impl Changes {
 
     /// Applies the pending count changes, a row at a time; those of a large batch on two threads, when
     /// `threads` allows.
-    fn count(&mut self, s: &mut State, spreads: &[Spread; 3], threads: usize) {
+    fn count(&mut self, s: &mut State, threads: usize) {
         for kind in AUDIENCE_KINDS {
             let pending = &mut self.pending[kind];
             // Stable sort: it merges the runs the changes come in, already in order within each.
@@ -324,20 +322,20 @@ impl Changes {
         if threads > 1 && total >= PARALLEL_CHANGES {
             let (pending, side) = (&self.pending, &mut self.side);
             let [mut first, mut second] = [Vec::new(), Vec::new()];
-            for ((kind, counts), spread) in tables.into_iter().zip(spreads) {
+            for (kind, counts) in tables {
                 let [a, b] = counts.split_changes(&pending[kind]);
-                first.push((kind, a, spread));
-                second.push((kind, b, spread));
+                first.push((kind, a));
+                second.push((kind, b));
             }
-            let (work, moved) = (&mut self.work, &mut self.moved);
+            let moved = &mut self.moved;
             std::thread::scope(|scope| {
                 let other = scope.spawn(move || {
-                    for (kind, (rows, offset, changes), spread) in second {
-                        apply_changes(rows, offset, changes, spread, &mut side.0, &mut side.1[kind]);
+                    for (kind, (rows, offset, changes)) in second {
+                        apply_changes(rows, offset, changes, &mut side[kind]);
                     }
                 });
-                for (kind, (rows, offset, changes), spread) in first {
-                    apply_changes(rows, offset, changes, spread, work, &mut moved[kind]);
+                for (kind, (rows, offset, changes)) in first {
+                    apply_changes(rows, offset, changes, &mut moved[kind]);
                 }
                 if let Err(panic) = other.join() {
                     std::panic::resume_unwind(panic);
@@ -345,11 +343,11 @@ impl Changes {
             });
             for kind in AUDIENCE_KINDS {
                 // The second thread's rows come after the first's.
-                self.moved[kind].append(&mut self.side.1[kind]);
+                self.moved[kind].append(&mut self.side[kind]);
             }
         } else {
-            for ((kind, counts), spread) in tables.into_iter().zip(spreads) {
-                counts.apply_changes(&self.pending[kind], spread, &mut self.work, &mut self.moved[kind]);
+            for (kind, counts) in tables {
+                counts.apply_changes(&self.pending[kind], &mut self.moved[kind]);
             }
         }
         for kind in AUDIENCE_KINDS {

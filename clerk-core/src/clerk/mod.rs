@@ -59,9 +59,6 @@ struct Inner {
     /// Reverse of the similar customers: per customer, the customers who count them as similar, with the
     /// similarity.
     similar_to: Vec<Vec<(u32, f32)>>,
-    /// How partners spread in the rows of the pair counts of each of the [`AUDIENCE_KINDS`], for fold-in to
-    /// find them in few probes.
-    spreads: [counts::Spread; 3],
     /// Whether no product has more repeat buyers than buyers (so its repeat rate is at most 1), which lets an
     /// affinity bound a history item's score without reading the product's counts. True of every analysis
     /// and kept by fold-in (a repeat buyer is a buyer); checked once because a loaded state is only
@@ -81,7 +78,6 @@ impl Inner {
             buyers_of: Vec::new(),
             buyer_items: Vec::new(),
             similar_to: Vec::new(),
-            spreads: Default::default(),
             rates_bounded,
             fold_changes: fold_in::Changes::with_room(),
         };
@@ -135,7 +131,6 @@ impl Inner {
         self.buyers_of = buyers_of;
         self.buyer_items = buyer_items;
         self.similar_to = similar_to;
-        self.spreads = [&s.together, &s.next, &s.regulars].map(counts::Spread::of);
     }
 }
 

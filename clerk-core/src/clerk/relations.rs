@@ -4,6 +4,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::analysis::threads;
+use super::counts::key;
 use super::llr::signed_llr;
 use super::settings::Settings;
 use super::state::{State, NONE};
@@ -209,16 +210,11 @@ pub(crate) fn association_row(
         return Vec::new();
     }
     let mut cands: Vec<(u32, f32, u32)> = Vec::new();
-    for block in row.blocks() {
-        for &(j, c) in block {
-            // The cheap part of `test_pair` for every partner, the count first (most pairs are seen once).
-            if c < settings.min_pair_count {
-                continue;
-            }
-            let n_j = partners[j as usize];
-            if n_j != UNLISTABLE && frequent_above_chance(settings, c, n_i, f64::from(n_j), n) {
-                cands.push((j, (f64::from(c) / n_i) as f32, c));
-            }
+    // The cheap part of `test_pair` for every partner, the count first (most pairs are seen once).
+    for (j, c) in row.at_least(settings.min_pair_count) {
+        let n_j = partners[j as usize];
+        if n_j != UNLISTABLE && frequent_above_chance(settings, c, n_i, f64::from(n_j), n) {
+            cands.push((j, (f64::from(c) / n_i) as f32, c));
         }
     }
     let by_rank = by_rank(s);
@@ -271,16 +267,16 @@ pub(crate) fn alternative_row(s: &State, settings: &Settings, groups: &Groups, i
     let mut group: Vec<u32> = Vec::new();
     if s.need[iu] != NONE {
         group.extend(groups.members(s.need[iu]).iter().copied().take(GROUP_CANDIDATES));
-        group.sort_unstable();
+        group.sort_unstable_by_key(|&g| key(g));
     }
     // Candidates: the need's best sellers and the frequent next-window partners, each with its next-window and
-    // basket counts. The three lists are sorted by product, so one forward walk joins them: the rows of best
+    // basket counts. The three lists are in the key order of the rows' partners, so one forward walk joins them: the rows of best
     // sellers hold tens of thousands of partners, and neither a search per candidate nor a dense scratch
     // (filled and cleared per row) is needed.
     let mut cands: Vec<(u32, u32)> = Vec::new();
     let mut group = group.into_iter().peekable();
     for (j, c) in next_row.iter() {
-        while let Some(g) = group.next_if(|&g| g < j) {
+        while let Some(g) = group.next_if(|&g| key(g) < key(j)) {
             cands.push((g, 0));
         }
         let in_group = group.next_if_eq(&j).is_some();
@@ -291,7 +287,7 @@ pub(crate) fn alternative_row(s: &State, settings: &Settings, groups: &Groups, i
     cands.extend(group.map(|g| (g, 0)));
     let mut together = together_row.iter().peekable();
     let mut together_count = |j: u32| {
-        while together.next_if(|&(k, _)| k < j).is_some() {}
+        while together.next_if(|&(k, _)| key(k) < key(j)).is_some() {}
         together.next_if(|&(k, _)| k == j).map_or(0, |(_, c)| c)
     };
     let n = s.orders.max(1) as f64;
@@ -299,7 +295,7 @@ pub(crate) fn alternative_row(s: &State, settings: &Settings, groups: &Groups, i
     let n_i = me.orders;
     let mut v: Vec<(u32, f32)> = Vec::new();
     for (j, next_count) in cands {
-        // Read in product order whatever the candidate's fate, so the walk over the basket row stays in step.
+        // Read in key order whatever the candidate's fate, so the walk over the basket row stays in step.
         let together_count = together_count(j);
         let other = &groups.facts[j as usize];
         if j == i || !other.indexable {

@@ -197,7 +197,7 @@ impl State {
             return Err("similar customers' products out of range".into());
         }
         let product = |p: u32| (p as usize) < n;
-        let rows_ok = |rows: &[super::counts::Row]| rows.iter().all(|row| row.iter().all(|(j, _)| product(j)));
+        let rows_ok = |rows: &[super::counts::Row]| rows.iter().all(|row| row.partners_below(n as u32));
         if !rows_ok(&self.together.rows) || !rows_ok(&self.next.rows) || !rows_ok(&self.regulars.rows) {
             return Err("pair counts name an unknown product".into());
         }
