@@ -251,6 +251,8 @@ pub(super) struct Changes {
     side: [Vec<Moved>; 4],
     /// Rows to update, of one relation kind.
     rows: Vec<u32>,
+    /// The moved pairs of a symmetric table, mirrored.
+    mirror: Vec<Moved>,
     /// Rows updated, of all kinds.
     touched: Vec<u32>,
     /// The working lists of updating one related row.
@@ -293,6 +295,7 @@ impl Changes {
         self.moved.iter_mut().for_each(empty);
         self.side.iter_mut().for_each(empty);
         empty(&mut self.rows);
+        empty(&mut self.mirror);
         empty(&mut self.touched);
         empty(&mut self.leads);
         empty(&mut self.lead_groups);
@@ -376,14 +379,25 @@ impl Changes {
         self.touched.clear();
         self.leads.clear();
         for kind in AUDIENCE_KINDS.into_iter().filter(|&kind| relations::symmetric(kind)) {
-            // A symmetric table's pair moved in both rows.
-            let moved = &mut self.moved[kind];
-            let len = moved.len();
-            moved.extend_from_within(..len);
-            for m in &mut moved[len..] {
-                std::mem::swap(&mut m.0, &mut m.1);
+            // A symmetric table's pair moved in both rows: the mirrored pairs, sorted on one integer key, are
+            // merged with the others (sorted, and all on the other side of the diagonal).
+            let key = |m: &Moved| (u64::from(m.0) << 32) | u64::from(m.1);
+            let (moved, mirror) = (&mut self.moved[kind], &mut self.mirror);
+            mirror.clear();
+            mirror.extend(moved.iter().map(|&(i, j, before, after)| (j, i, before, after)));
+            mirror.sort_unstable_by_key(key);
+            let upper = std::mem::take(moved);
+            moved.reserve(2 * upper.len());
+            let mut r = 0;
+            for m in &upper {
+                while r < mirror.len() && key(&mirror[r]) < key(m) {
+                    moved.push(mirror[r]);
+                    r += 1;
+                }
+                moved.push(*m);
             }
-            moved.sort_unstable_by_key(|m| (m.0, m.1));
+            moved.extend_from_slice(&mirror[r..]);
+            *mirror = upper;
         }
         for (slot, &kind) in AUDIENCE_KINDS.iter().enumerate() {
             let before = if kind == SAME_CUSTOMERS { &self.regulars_before } else { &self.orders_before };
