@@ -52,11 +52,6 @@ impl Row {
         self.blocks.iter().flatten().copied()
     }
 
-    /// The entries, by partner, a block at a time (for the loops of an analysis).
-    pub(crate) fn blocks(&self) -> impl Iterator<Item = &[(u32, u32)]> + '_ {
-        self.blocks.iter().map(Vec::as_slice)
-    }
-
     /// The block that holds partner `j`, or would. The row must have a block.
     fn block_of(&self, j: u32) -> usize {
         self.starts.partition_point(|&start| start <= j)
@@ -524,15 +519,16 @@ fn find(block: &[(u32, u32)], j: u32, from: usize, place: impl Fn(usize) -> usiz
     }
 }
 
+/// The row an analysis keeps of a row's entries as [`map_rows`] gives them.
+pub(crate) fn counted_row(entries: &[(u32, u32)]) -> Row {
+    RowBuilder::of_sorted(entries)
+}
+
 /// Counts, for every product `i` (outer dimension of `left_t`, the event x product matrix in CSC) and every product `j`, the
 /// events holding `i` on the left whose right side (`right`, event x product in CSR) holds `j`: the sparse
 /// product `left_t * right` without the diagonal.
-pub(crate) fn pair_counts(left_t: &CsMat<u8>, right: &CsMat<u8>, threads: usize) -> PairCounts {
-    PairCounts { rows: map_rows(left_t, right, threads, |_, entries| RowBuilder::of_sorted(entries)) }
-}
-
-/// The rows of [`pair_counts`], each turned by `finish(i, entries)` into what the caller keeps as soon as it is
-/// counted: a caller that keeps a row's best few never holds the whole product in memory.
+/// Each row is turned by `finish(i, entries)` into what the caller keeps as soon as it is counted: a caller
+/// that keeps a row's best few never holds the whole product in memory.
 pub(crate) fn map_rows<T: Send + Default + Clone>(
     left_t: &CsMat<u8>,
     right: &CsMat<u8>,
@@ -546,7 +542,31 @@ pub(crate) fn map_rows<T: Send + Default + Clone>(
         threads,
         BLOCK,
         || Scratch::new(width),
-        |i, scratch| finish(i, scratch.row(i, left_t, right)),
+        |i, scratch| finish(i, scratch.row(i, left_t, right, |_| ()).1),
+    )
+}
+
+/// [`map_rows`], with a look at each row while it is counted: `look(i, counts)` reads the count of any pair
+/// `(i, j)` as `counts[j]` (the diagonal `counts[i]` too), and what it returns goes to `finish(i, entries,
+/// looked)`. A caller that needs the counts of given partners of each row (not all of them) reads them there,
+/// where the row's entries would need a search per partner.
+pub(crate) fn map_rows_with<L, T: Send + Default + Clone>(
+    left_t: &CsMat<u8>,
+    right: &CsMat<u8>,
+    threads: usize,
+    look: impl Fn(usize, &[u32]) -> L + Sync,
+    finish: impl Fn(usize, &[(u32, u32)], L) -> T + Sync,
+) -> Vec<T> {
+    let width = right.cols();
+    super::parallel::map_indexed(
+        left_t.outer_dims(),
+        threads,
+        BLOCK,
+        || Scratch::new(width),
+        |i, scratch| {
+            let (looked, entries) = scratch.row(i, left_t, right, |counts| look(i, counts));
+            finish(i, entries, looked)
+        },
     )
 }
 
@@ -571,13 +591,20 @@ impl Scratch {
         Scratch { counts: vec![0; width], touched: Vec::new(), seen: vec![0; width.div_ceil(64)], row: Vec::new() }
     }
 
-    /// Row `i`'s entries, sorted by partner (valid until the next call).
-    fn row(&mut self, i: usize, left_t: &CsMat<u8>, right: &CsMat<u8>) -> &[(u32, u32)] {
+    /// Row `i`'s entries, sorted by partner (valid until the next call), and what `look` saw of the row's dense
+    /// counts once they were counted.
+    fn row<L>(
+        &mut self,
+        i: usize,
+        left_t: &CsMat<u8>,
+        right: &CsMat<u8>,
+        look: impl FnOnce(&[u32]) -> L,
+    ) -> (L, &[(u32, u32)]) {
         // Raw slices: this loop runs tens of millions of times, views per event would dominate it.
         let (l_ptr, l_idx) = (left_t.proper_indptr(), left_t.indices());
         let (r_ptr, r_idx) = (right.proper_indptr(), right.indices());
         self.row.clear();
-        let (Some(&from), Some(&to)) = (l_ptr.get(i), l_ptr.get(i + 1)) else { return &self.row };
+        let (Some(&from), Some(&to)) = (l_ptr.get(i), l_ptr.get(i + 1)) else { return (look(&self.counts), &self.row) };
         for &e in &l_idx[from..to] {
             let (Some(&a), Some(&b)) = (r_ptr.get(e), r_ptr.get(e + 1)) else { continue };
             for &j in &r_idx[a..b] {
@@ -589,6 +616,7 @@ impl Scratch {
                 *c += 1;
             }
         }
+        let looked = look(&self.counts);
         let row = &mut self.row;
         let mut emit = |j: usize, counts: &mut [u32]| {
             if j != i {
@@ -612,7 +640,7 @@ impl Scratch {
             }
         }
         self.touched.clear();
-        &self.row
+        (looked, &self.row)
     }
 }
 

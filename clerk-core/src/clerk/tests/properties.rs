@@ -172,6 +172,16 @@ proptest! {
         }
     }
 
+    /// The related lists the analysis works out as it counts are those its rules give from the stored counts,
+    /// one product at a time.
+    #[test]
+    fn related_lists_are_those_of_the_stored_counts(shop in shop_strategy(MANY, true), settings in settings_strategy()) {
+        let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
+        let inner = model.read();
+        let s = &inner.state;
+        prop_assert!(s.related == super::super::relations::rebuild_all(s, &settings));
+    }
+
     /// The same for any shop, with fewer orders than products too.
     #[test]
     fn pair_counts_match_a_naive_count_with_few_orders(shop in shop_strategy(0..12, true), settings in settings_strategy()) {
