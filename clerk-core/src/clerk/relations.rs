@@ -189,7 +189,8 @@ pub(crate) fn association_row(
     if n_i == 0.0 || settings.top_k == 0 {
         return Vec::new();
     }
-    let mut cands: Vec<(u32, f32, u32)> = Vec::new();
+    let rank = &s.id_rank;
+    let mut cands: Vec<(u64, u32, u32)> = Vec::new();
     for &(j, c) in entries {
         // The cheap part of `test_pair` for every partner, the count first (most pairs are seen once).
         if c < settings.min_pair_count {
@@ -197,32 +198,54 @@ pub(crate) fn association_row(
         }
         let n_j = partners[j as usize];
         if n_j != UNLISTABLE && frequent_above_chance(settings, c, n_i, f64::from(n_j), n) {
-            cands.push((j, (f64::from(c) / n_i) as f32, c));
+            cands.push((rank_key((f64::from(c) / n_i) as f32, rank[j as usize]), j, c));
         }
     }
-    let by_rank = by_rank(s);
-    let order = |a: &(u32, f32, u32), b: &(u32, f32, u32)| by_rank(&(a.0, a.1), &(b.0, b.1));
     let mut kept: Vec<(u32, f32)> = Vec::with_capacity(settings.top_k.min(cands.len()));
     let mut rest = &mut cands[..];
     while kept.len() < settings.top_k && !rest.is_empty() {
         // The next best few, sorted: usually all a row needs, since most partners this far up pass the LLR.
         let take = (2 * (settings.top_k - kept.len())).max(FIRST_TESTED).min(rest.len());
         if take < rest.len() {
-            rest.select_nth_unstable_by(take - 1, &order);
+            rest.select_nth_unstable_by_key(take - 1, |e| e.0);
         }
         let (head, tail) = rest.split_at_mut(take);
-        head.sort_unstable_by(&order);
-        for &(j, score, c) in head.iter() {
+        head.sort_unstable_by_key(|e| e.0);
+        for &(key, j, c) in head.iter() {
             if kept.len() == settings.top_k {
                 break;
             }
             if passes_llr(settings, c, n_i, f64::from(partners[j as usize]), n) {
-                kept.push((j, score));
+                kept.push((j, key_score(key)));
             }
         }
         rest = tail;
     }
     kept
+}
+
+/// [`by_rank`]'s order of a score that is not negative (nor NaN) and an id rank, as one integer, smaller first:
+/// the bits of such scores grow with them, so inverted they sort best first, ties by rank. The sorts of an
+/// analysis' hundred thousand rows then compare integers, where most comparisons of scores are ties (scores of
+/// small counts) that read both ranks.
+fn rank_key(score: f32, rank: u32) -> u64 {
+    debug_assert!(score.is_sign_positive() && !score.is_nan());
+    (u64::from(!score.to_bits()) << 32) | u64::from(rank)
+}
+
+/// The score of a [`rank_key`].
+fn key_score(key: u64) -> f32 {
+    f32::from_bits(!((key >> 32) as u32))
+}
+
+/// The best `k` of `v` (keys of [`rank_key`] and their products), ranked: [`top`] of the same scores.
+fn top_keyed(mut v: Vec<(u64, u32)>, k: usize) -> Vec<(u32, f32)> {
+    if v.len() > k {
+        v.select_nth_unstable_by_key(k, |e| e.0);
+        v.truncate(k);
+    }
+    v.sort_unstable_by_key(|e| e.0);
+    v.into_iter().map(|(key, p)| (p, key_score(key))).collect()
 }
 
 /// The fewest candidates [`association_row`] sorts at a time (few in tests, so that rows take several rounds).
@@ -257,7 +280,7 @@ pub(crate) fn alternative_row(
 ) -> Vec<(u32, f32)> {
     let n = s.orders.max(1) as f64;
     let me = &groups.facts[i as usize];
-    let mut v: Vec<(u32, f32)> = Vec::new();
+    let mut v: Vec<(u64, u32)> = Vec::new();
     let mut score = |j: u32, other: &Facts, next_count: u32| {
         if j == i || !other.indexable {
             return;
@@ -280,7 +303,7 @@ pub(crate) fn alternative_row(
         let brand_bonus = if me.brand != NONE && other.brand != me.brand { 1.1 } else { 1.0 };
         let score = (need + shared) * basket_penalty * brand_bonus * other.popularity;
         if score > 0.0 && score.is_finite() {
-            v.push((j, score as f32));
+            v.push((rank_key(score as f32, s.id_rank[j as usize]), j));
         }
     };
     // Each candidate once: the need's best sellers met among the partners are marked, the others scored after
@@ -300,7 +323,7 @@ pub(crate) fn alternative_row(
     for ((g, facts), _) in leads.iter().zip(met).filter(|(_, met)| !met) {
         score(*g, facts, 0);
     }
-    top(s, v, settings.top_k)
+    top_keyed(v, settings.top_k)
 }
 
 /// The need's best sellers that are candidate alternatives of each product.
