@@ -280,10 +280,9 @@ pub(crate) fn alternative_row(
 ) -> Vec<(u32, f32)> {
     let n = s.orders.max(1) as f64;
     let me = &groups.facts[i as usize];
-    let mut v: Vec<(u64, u32)> = Vec::new();
-    let mut score = |j: u32, other: &Facts, next_count: u32| {
+    let score = |j: u32, other: &Facts, next_count: u32| -> Option<(u64, u32)> {
         if j == i || !other.indexable {
-            return;
+            return None;
         }
         let need = if me.need != NONE && other.need == me.need {
             1.0
@@ -296,16 +295,15 @@ pub(crate) fn alternative_row(
         // The next-window counts are near symmetric for products bought by the same customers over time.
         let shared = 2.0 * f64::from(next_count) / (me.orders * n_j).sqrt();
         if need == 0.0 && shared < 0.05 {
-            return;
+            return None;
         }
         let lift = f64::from(together(j)) * n / (me.orders * n_j);
         let basket_penalty = 1.0 / (1.0 + lift);
         let brand_bonus = if me.brand != NONE && other.brand != me.brand { 1.1 } else { 1.0 };
         let score = (need + shared) * basket_penalty * brand_bonus * other.popularity;
-        if score > 0.0 && score.is_finite() {
-            v.push((rank_key(score as f32, s.id_rank[j as usize]), j));
-        }
+        (score > 0.0 && score.is_finite()).then(|| (rank_key(score as f32, s.id_rank[j as usize]), j))
     };
+    let mut v: Vec<(u64, u32)> = Vec::new();
     // Each candidate once: the need's best sellers met among the partners are marked, the others scored after
     // from their own list (side by side in memory, where each partner's facts are a cache miss).
     let leads = groups.leads(me.need);
@@ -317,13 +315,26 @@ pub(crate) fn alternative_row(
             met[usize::from(lead.1)] = true;
         }
         if in_group || c >= settings.min_pair_count {
-            score(j, &groups.facts[j as usize], c);
+            v.extend(score(j, &groups.facts[j as usize], c));
         }
     }
-    for ((g, facts), _) in leads.iter().zip(met).filter(|(_, met)| !met) {
-        score(*g, facts, 0);
+    // The leads left have no bought-next count: a score of at most `1.1 * popularity` (a basket penalty of 1
+    // and another brand), which falls along the list (best sellers first). Once that is below the `top_k`-th
+    // best score so far, neither it nor any lead after it can make the row. The `top_k`-th best is looked up
+    // again after each `top_k` leads scored; a stale one is lower, so only skips less.
+    let k = settings.top_k;
+    let mut worst_kept = f32::NEG_INFINITY;
+    for (scored, ((g, facts), _)) in leads.iter().zip(met).filter(|(_, met)| !met).enumerate() {
+        if k > 0 && v.len() >= k && scored % k == 0 {
+            v.select_nth_unstable_by_key(k - 1, |e| e.0);
+            worst_kept = key_score(v[k - 1].0);
+        }
+        if ((1.1 * facts.popularity) as f32) < worst_kept {
+            break;
+        }
+        v.extend(score(*g, facts, 0));
     }
-    top_keyed(v, settings.top_k)
+    top_keyed(v, k)
 }
 
 /// The need's best sellers that are candidate alternatives of each product.
