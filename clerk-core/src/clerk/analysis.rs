@@ -74,6 +74,7 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     let clock = std::time::Instant::now();
     let lap = |what: &str| {
         if trace() {
+            // The thread's CPU time too: on a shared machine the wall clock says little of a phase's own cost.
             let cpu = std::fs::read_to_string("/proc/thread-self/schedstat")
                 .ok()
                 .and_then(|t| t.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()))
