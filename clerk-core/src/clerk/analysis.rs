@@ -1,7 +1,7 @@
 //! The full analysis: from an interned [`Dataset`] to the pre-computed [`State`].
 
-use super::counts::{binary_csr, pair_counts};
-use super::relations;
+use super::counts::binary_csr;
+use super::relations::{self, NEXT, SAME_CUSTOMERS};
 use super::settings::Settings;
 use super::state::{HistItem, State, NONE};
 use crate::data::Dataset;
@@ -74,7 +74,13 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     let clock = std::time::Instant::now();
     let lap = |what: &str| {
         if trace() {
-            eprintln!("analysis: {what} at {:.3}s", clock.elapsed().as_secs_f64());
+            // The thread's CPU time too: on a shared machine the wall clock says little of a phase's own cost.
+            let cpu = std::fs::read_to_string("/proc/thread-self/schedstat")
+                .ok()
+                .and_then(|t| t.split_whitespace().next().and_then(|x| x.parse::<f64>().ok()))
+                .unwrap_or(0.0)
+                / 1e9;
+            eprintln!("analysis: {what} at {:.3}s (thread cpu {cpu:.3})", clock.elapsed().as_secs_f64());
         }
     };
     s.rank_ids();
@@ -86,8 +92,6 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     let basket_t = basket.to_csc();
     let threads = threads(settings);
     s.product_orders = (0..n_products).map(|p| basket_t.outer_view(p).map_or(0, |v| v.nnz() as u32)).collect();
-    s.together = pair_counts(&basket_t, &basket, threads);
-    lap("together");
 
     // Each order's next window: the same customer's products in their next orders, within the window.
     let mut by_customer: Vec<Vec<usize>> = vec![Vec::new(); n_customers];
@@ -114,13 +118,18 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
         }
         counts
     };
-    s.next = pair_counts(&basket_t, &window, threads);
-    lap(&format!(
-        "next ({} pairs; together {})",
-        s.next.rows.iter().map(super::counts::Row::len).sum::<usize>(),
-        s.together.rows.iter().map(super::counts::Row::len).sum::<usize>()
-    ));
-    drop((window, basket, basket_t));
+
+    // Bought next first: the alternatives of each product read its bought-next counts while its basket counts
+    // are counted.
+    let (next, next_related) = relations::count_related(&s, settings, NEXT, &basket_t, &window, threads);
+    s.next = next;
+    drop(window);
+    lap(&format!("next ({} pairs)", s.next.rows.iter().map(super::counts::Row::len).sum::<usize>()));
+    let (together, together_related, alternatives) =
+        relations::count_together(&s, settings, &basket_t, &basket, threads);
+    s.together = together;
+    drop((basket, basket_t));
+    lap(&format!("together ({} pairs)", s.together.rows.iter().map(super::counts::Row::len).sum::<usize>()));
 
     customer_histories(data, &orders, settings, &mut s);
     // Customer x product incidence of repeat purchases: who buys a product again and again.
@@ -131,21 +140,18 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
     );
     let regulars_t = regulars.to_csc();
     s.regular_customers = (0..n_products).map(|p| regulars_t.outer_view(p).map_or(0, |v| v.nnz() as u32)).collect();
-    s.regulars = pair_counts(&regulars_t, &regulars, threads);
+    let (regulars_counts, same_customers) =
+        relations::count_related(&s, settings, SAME_CUSTOMERS, &regulars_t, &regulars, threads);
+    s.regulars = regulars_counts;
     drop((regulars, regulars_t));
     lap(&format!("regulars ({} pairs)", s.regulars.rows.iter().map(super::counts::Row::len).sum::<usize>()));
+    s.related = [together_related, next_related, alternatives, same_customers];
     s.similar = super::similar::neighbours(&s.history, n_products, settings, threads);
     lap("similar customers: neighbours");
     s.similar_lists = super::similar::all_lists(&s, settings, threads);
     lap("similar customers: what they bought");
     popularity(data, &orders, settings, &mut s);
-    lap("histories and popularity");
-    relations::rebuild_all(&mut s, settings);
-    lap("relations");
-    // Once the related lists are made from their full rows, the symmetric tables are kept once per pair.
-    s.together.keep_upper();
-    s.regulars.keep_upper();
-    lap("symmetric tables halved");
+    lap("popularity");
     s
 }
 

@@ -492,21 +492,7 @@ impl<'de> Visitor<'de> for &mut Loader {
 }
 
 impl PairCounts {
-    /// Drops the entries of each row `i` whose partner is not above `i`: a symmetric table is held once per
-    /// pair (half the memory, and half the changes a fold-in applies).
-    pub(crate) fn keep_upper(&mut self) {
-        let mut entries: Vec<(u32, u32)> = Vec::new();
-        for (i, row) in self.rows.iter_mut().enumerate() {
-            entries.clear();
-            // In key order, as `of_keyed` takes them.
-            entries.extend(row.iter().filter(|e| e.0 as usize > i));
-            if entries.len() < row.len() {
-                *row = Row::of_keyed(&entries);
-            }
-        }
-    }
-
-    /// Each row's full entries of a table held once per pair ([`keep_upper`](Self::keep_upper)), sorted by
+    /// Each row's full entries of a table held once per pair ([`counted_upper_row`]), sorted by
     /// partner.
     #[cfg(test)]
     pub(crate) fn mirrored(&self) -> Vec<Vec<(u32, u32)>> {
@@ -607,29 +593,28 @@ pub(crate) fn apply_changes(rows: &mut [Row], offset: u32, changes: &[(u32, u32,
     }
 }
 
-/// Counts, for every product `i` (outer dimension of `left_t`, the event x product matrix in CSC) and every product `j`, the
-/// events holding `i` on the left whose right side (`right`, event x product in CSR) holds `j`: the sparse
-/// product `left_t * right` without the diagonal.
-pub(crate) fn pair_counts(left_t: &CsMat<u8>, right: &CsMat<u8>, threads: usize) -> PairCounts {
-    let counting = Counting::new(left_t, right);
-    let counting = &counting;
-    // Each row's table built straight from the counts, in key order: no list in between.
-    let rows = super::parallel::map_indexed(
-        left_t.outer_dims(),
-        threads,
-        BLOCK,
-        || Scratch::new(&counting.order),
-        |i, scratch| {
-            counting.count(i, scratch);
-            scratch.table(counting.place_of(i))
-        },
-    );
-    PairCounts { rows }
+/// The row an analysis keeps of a row's entries as [`map_rows`] gives them.
+pub(crate) fn counted_row(entries: &[(u32, u32)]) -> Row {
+    Row::of_keyed(entries)
 }
 
-/// The rows of [`pair_counts`], each turned by `finish(i, entries)` into what the caller keeps as soon as it is
-/// counted: a caller that keeps a row's best few never holds the whole product in memory. The entries come in
-/// [`key`] order of their partners (the order a [`Row`] is built in), not sorted by partner.
+/// The row an analysis keeps of row `i`'s entries of a symmetric table, which is held once per pair: the
+/// partners above `i`.
+pub(crate) fn counted_upper_row(i: usize, entries: &[(u32, u32)]) -> Row {
+    let upper = || entries.iter().copied().filter(move |e| e.0 as usize > i);
+    let len = upper().count();
+    if len == 0 {
+        return Row::default();
+    }
+    Row::build(upper(), len, homes_for(len))
+}
+
+/// Counts, for every product `i` (outer dimension of `left_t`, the event x product matrix in CSC) and every
+/// product `j`, the events holding `i` on the left whose right side (`right`, event x product in CSR) holds
+/// `j` (the sparse product `left_t * right` without the diagonal), and turns each row by `finish(i, entries)`
+/// into what the caller keeps as soon as it is counted: a caller that keeps a row's best few never holds the
+/// whole product in memory. The entries come in [`key`] order of their partners (the order a [`Row`] is built
+/// in), not sorted by partner.
 pub(crate) fn map_rows<T: Send + Default + Clone>(
     left_t: &CsMat<u8>,
     right: &CsMat<u8>,
@@ -650,7 +635,48 @@ pub(crate) fn map_rows<T: Send + Default + Clone>(
     )
 }
 
+/// [`map_rows`], with a look at each row while it is counted: `look(i, counts)` reads the count of any pair
+/// `(i, j)` as `counts.get(j)` (the diagonal too), and what it returns goes to `finish(i, entries, looked)`.
+/// A caller that needs the counts of given partners of each row (not all of them) reads them there, where the
+/// row's entries would need a search per partner.
+pub(crate) fn map_rows_with<L, T: Send + Default + Clone>(
+    left_t: &CsMat<u8>,
+    right: &CsMat<u8>,
+    threads: usize,
+    look: impl Fn(usize, &Counted<'_>) -> L + Sync,
+    finish: impl Fn(usize, &[(u32, u32)], L) -> T + Sync,
+) -> Vec<T> {
+    let counting = Counting::new(left_t, right);
+    let counting = &counting;
+    super::parallel::map_indexed(
+        left_t.outer_dims(),
+        threads,
+        BLOCK,
+        || Scratch::new(&counting.order),
+        |i, scratch| {
+            counting.count(i, scratch);
+            let looked = look(i, &Counted { counts: &scratch.counts, places: &counting.order.places });
+            finish(i, scratch.emit(counting.place_of(i)), looked)
+        },
+    )
+}
+
 const BLOCK: usize = 256;
+
+/// A row's counts while it is counted (see [`map_rows_with`]), read by partner.
+pub(crate) struct Counted<'a> {
+    /// The count and the partner at each place of [`KeyOrder`].
+    counts: &'a [(u32, u32)],
+    /// The place of each partner.
+    places: &'a [u32],
+}
+
+impl Counted<'_> {
+    /// The count of the pair of the row's product with `j`.
+    pub(crate) fn get(&self, j: u32) -> u32 {
+        self.places.get(j as usize).map_or(0, |&place| self.counts[place as usize].0)
+    }
+}
 
 /// What the rows of a product of incidence matrices are counted from: the right side's columns replaced by
 /// their places in [`KeyOrder`], so that a row is counted straight at its partners' places and read back in

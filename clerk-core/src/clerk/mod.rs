@@ -196,6 +196,8 @@ const AUDIENCE_SOURCES: usize = 200;
 struct Scratch {
     /// Dense sums by product index, all zero between look-ups.
     sums: Vec<f32>,
+    /// The products a look-up reached, as bits, all zero between look-ups.
+    seen: Vec<u64>,
     /// The indices of `sums` a look-up made non-zero.
     touched: Vec<u32>,
     /// The look-up's seeds as product indices.
@@ -277,7 +279,7 @@ fn related_to_seeds(
 ) -> Vec<(u32, f32)> {
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
-        let Scratch { sums, touched, seeds: seed_ids } = &mut *scratch;
+        let Scratch { sums, touched, seeds: seed_ids, .. } = &mut *scratch;
         seed_ids.clear();
         seed_ids.extend(seeds.filter(|&(_, w)| w.is_finite() && w > 0.0));
         set_top(s, relation_index(relation), seed_ids, per_seed, limit, sums, touched)
@@ -360,8 +362,8 @@ fn similar_of(inner: &Inner, settings: &Settings, customer: &str, new_only: bool
     let neighbours = similar::neighbours_of(&s.history, &inner.buyers_of, c, settings);
     SCRATCH.with(|cell| {
         let mut scratch = cell.borrow_mut();
-        let Scratch { sums, touched, .. } = &mut *scratch;
-        let lists = similar::bought_by_neighbours(s, c, &neighbours, settings.similar_products, sums, touched);
+        let Scratch { sums, seen, touched, .. } = &mut *scratch;
+        let lists = similar::bought_by_neighbours(s, c, &neighbours, settings.similar_products, sums, seen, touched);
         pick(&lists)
     })
 }

@@ -3,8 +3,9 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::analysis::threads;
-use super::counts::key;
+use sprs::CsMat;
+
+use super::counts::{counted_row, counted_upper_row, map_rows, map_rows_with, PairCounts};
 use super::llr::signed_llr;
 use super::settings::Settings;
 use super::state::{State, NONE};
@@ -187,8 +188,9 @@ fn passes_llr(settings: &Settings, c: u32, n_i: f64, n_j: f64, n: f64) -> bool {
 }
 
 /// Bought together (`kind == TOGETHER`), bought next (`NEXT`) or same customers (`SAME_CUSTOMERS`) of product
-/// `i`: partners whose count is significant by LLR and above chance, scored by the conditional probability
-/// `count / rows with i` (rows: orders, or customers for whom `i` is a regular).
+/// `i` from its pair counts `entries` (any order, no `j == i`): partners whose count is significant by LLR and
+/// above chance, scored by the conditional probability `count / rows with i` (rows: orders, or customers for
+/// whom `i` is a regular).
 ///
 /// The score of a partner grows with its count, so the row's best are its most counted significant partners:
 /// the partners that pass the cheap tests are taken best first and the LLR (a dozen logarithms) is computed
@@ -202,44 +204,70 @@ pub(crate) fn association_row(
     kind: usize,
     partners: &[u32],
     i: u32,
+    entries: &[(u32, u32)],
 ) -> Vec<(u32, f32)> {
-    let (counts, left, _, n) = tables(s, kind);
-    let Some(row) = counts.rows.get(i as usize) else { return Vec::new() };
+    let (_, left, _, n) = tables(s, kind);
     let n_i = f64::from(left[i as usize]);
     if n_i == 0.0 || settings.top_k == 0 {
         return Vec::new();
     }
-    let mut cands: Vec<(u32, f32, u32)> = Vec::new();
-    // The cheap part of `test_pair` for every partner, the count first (most pairs are seen once).
-    for (j, c) in row.at_least(settings.min_pair_count) {
+    let rank = &s.id_rank;
+    let mut cands: Vec<(u64, u32, u32)> = Vec::new();
+    for &(j, c) in entries {
+        // The cheap part of `test_pair` for every partner, the count first (most pairs are seen once).
+        if c < settings.min_pair_count {
+            continue;
+        }
         let n_j = partners[j as usize];
         if n_j != UNLISTABLE && frequent_above_chance(settings, c, n_i, f64::from(n_j), n) {
-            cands.push((j, (f64::from(c) / n_i) as f32, c));
+            cands.push((rank_key((f64::from(c) / n_i) as f32, rank[j as usize]), j, c));
         }
     }
-    let by_rank = by_rank(s);
-    let order = |a: &(u32, f32, u32), b: &(u32, f32, u32)| by_rank(&(a.0, a.1), &(b.0, b.1));
     let mut kept: Vec<(u32, f32)> = Vec::with_capacity(settings.top_k.min(cands.len()));
     let mut rest = &mut cands[..];
     while kept.len() < settings.top_k && !rest.is_empty() {
         // The next best few, sorted: usually all a row needs, since most partners this far up pass the LLR.
         let take = (2 * (settings.top_k - kept.len())).max(FIRST_TESTED).min(rest.len());
         if take < rest.len() {
-            rest.select_nth_unstable_by(take - 1, &order);
+            rest.select_nth_unstable_by_key(take - 1, |e| e.0);
         }
         let (head, tail) = rest.split_at_mut(take);
-        head.sort_unstable_by(&order);
-        for &(j, score, c) in head.iter() {
+        head.sort_unstable_by_key(|e| e.0);
+        for &(key, j, c) in head.iter() {
             if kept.len() == settings.top_k {
                 break;
             }
             if passes_llr(settings, c, n_i, f64::from(partners[j as usize]), n) {
-                kept.push((j, score));
+                kept.push((j, key_score(key)));
             }
         }
         rest = tail;
     }
     kept
+}
+
+/// [`by_rank`]'s order of a score that is not negative (nor NaN) and an id rank, as one integer, smaller first:
+/// the bits of such scores grow with them, so inverted they sort best first, ties by rank. The sorts of an
+/// analysis' hundred thousand rows then compare integers, where most comparisons of scores are ties (scores of
+/// small counts) that read both ranks.
+fn rank_key(score: f32, rank: u32) -> u64 {
+    debug_assert!(score.is_sign_positive() && !score.is_nan());
+    (u64::from(!score.to_bits()) << 32) | u64::from(rank)
+}
+
+/// The score of a [`rank_key`].
+fn key_score(key: u64) -> f32 {
+    f32::from_bits(!((key >> 32) as u32))
+}
+
+/// The best `k` of `v` (keys of [`rank_key`] and their products), ranked: [`top`] of the same scores.
+fn top_keyed(mut v: Vec<(u64, u32)>, k: usize) -> Vec<(u32, f32)> {
+    if v.len() > k {
+        v.select_nth_unstable_by_key(k, |e| e.0);
+        v.truncate(k);
+    }
+    v.sort_unstable_by_key(|e| e.0);
+    v.into_iter().map(|(key, p)| (p, key_score(key))).collect()
 }
 
 /// The fewest candidates [`association_row`] sorts at a time (few in tests, so that rows take several rounds).
@@ -259,47 +287,24 @@ fn partner_rows(s: &State, kind: usize) -> Vec<u32> {
 /// Alternatives of product `i`: products serving the same need (catalog type, else category) or bought by the
 /// same customers at other times, scored by need match, shared buyers and popularity, and pushed down when
 /// bought in the same basket more than chance (complements are not substitutes).
-pub(crate) fn alternative_row(s: &State, settings: &Settings, groups: &Groups, i: u32) -> Vec<(u32, f32)> {
-    let iu = i as usize;
-    let empty = super::counts::Row::default();
-    let next_row = s.next.rows.get(iu).unwrap_or(&empty);
-    let together_row = s.together.rows.get(iu).unwrap_or(&empty);
-    let mut group: Vec<u32> = Vec::new();
-    if s.need[iu] != NONE {
-        group.extend(groups.members(s.need[iu]).iter().copied().take(GROUP_CANDIDATES));
-        group.sort_unstable_by_key(|&g| key(g));
-    }
-    // Candidates: the need's best sellers and the frequent next-window partners, each with its next-window and
-    // basket counts. The three lists are in the key order of the rows' partners, so one forward walk joins them: the rows of best
-    // sellers hold tens of thousands of partners, and neither a search per candidate nor a dense scratch
-    // (filled and cleared per row) is needed.
-    let mut cands: Vec<(u32, u32)> = Vec::new();
-    let mut group = group.into_iter().peekable();
-    for (j, c) in next_row.iter() {
-        while let Some(g) = group.next_if(|&g| key(g) < key(j)) {
-            cands.push((g, 0));
-        }
-        let in_group = group.next_if_eq(&j).is_some();
-        if in_group || c >= settings.min_pair_count {
-            cands.push((j, c));
-        }
-    }
-    cands.extend(group.map(|g| (g, 0)));
-    let mut together = together_row.iter().peekable();
-    let mut together_count = |j: u32| {
-        while together.next_if(|&(k, _)| key(k) < key(j)).is_some() {}
-        together.next_if(|&(k, _)| k == j).map_or(0, |(_, c)| c)
-    };
+///
+/// The candidates are the need's best sellers (its first [`GROUP_CANDIDATES`]) and the partners of `next`
+/// (row `i`'s bought-next counts, any order, no `j == i`) counted at least `min_pair_count` times, each with
+/// its count in `next` (0 for none); `together(j)` is the count of `(i, j)` bought together. An analysis
+/// works out the alternatives of each product while its basket counts are counted, and reads them there.
+pub(crate) fn alternative_row(
+    s: &State,
+    settings: &Settings,
+    groups: &Groups,
+    i: u32,
+    next: impl IntoIterator<Item = (u32, u32)>,
+    together: impl Fn(u32) -> u32,
+) -> Vec<(u32, f32)> {
     let n = s.orders.max(1) as f64;
-    let me = groups.facts[iu];
-    let n_i = me.orders;
-    let mut v: Vec<(u32, f32)> = Vec::new();
-    for (j, next_count) in cands {
-        // Read in key order whatever the candidate's fate, so the walk over the basket row stays in step.
-        let together_count = together_count(j);
-        let other = &groups.facts[j as usize];
+    let me = &groups.facts[i as usize];
+    let score = |j: u32, other: &Facts, next_count: u32| -> Option<(u64, u32)> {
         if j == i || !other.indexable {
-            continue;
+            return None;
         }
         let need = if me.need != NONE && other.need == me.need {
             1.0
@@ -310,27 +315,63 @@ pub(crate) fn alternative_row(s: &State, settings: &Settings, groups: &Groups, i
         };
         let n_j = other.orders;
         // The next-window counts are near symmetric for products bought by the same customers over time.
-        let shared = 2.0 * f64::from(next_count) / (n_i * n_j).sqrt();
+        let shared = 2.0 * f64::from(next_count) / (me.orders * n_j).sqrt();
         if need == 0.0 && shared < 0.05 {
-            continue;
+            return None;
         }
-        let lift = f64::from(together_count) * n / (n_i * n_j);
+        let lift = f64::from(together(j)) * n / (me.orders * n_j);
         let basket_penalty = 1.0 / (1.0 + lift);
         let brand_bonus = if me.brand != NONE && other.brand != me.brand { 1.1 } else { 1.0 };
         let score = (need + shared) * basket_penalty * brand_bonus * other.popularity;
-        if score > 0.0 && score.is_finite() {
-            v.push((j, score as f32));
+        (score > 0.0 && score.is_finite()).then(|| (rank_key(score as f32, s.id_rank[j as usize]), j))
+    };
+    let mut v: Vec<(u64, u32)> = Vec::new();
+    // Each candidate once: the need's best sellers met among the partners are marked, the others scored after
+    // from their own list (side by side in memory, where each partner's facts are a cache miss).
+    let leads = groups.leads(me.need);
+    let mut met = [false; GROUP_CANDIDATES];
+    for (j, c) in next {
+        let lead = groups.lead[j as usize];
+        let in_group = me.need != NONE && lead.0 == me.need;
+        if in_group {
+            met[usize::from(lead.1)] = true;
+        }
+        if in_group || c >= settings.min_pair_count {
+            v.extend(score(j, &groups.facts[j as usize], c));
         }
     }
-    top(s, v, settings.top_k)
+    // The leads left have no bought-next count: a score of at most `1.1 * popularity` (a basket penalty of 1
+    // and another brand), which falls along the list (best sellers first). Once that is below the `top_k`-th
+    // best score so far, neither it nor any lead after it can make the row. The `top_k`-th best is looked up
+    // again after each `top_k` leads scored; a stale one is lower, so only skips less.
+    let k = settings.top_k;
+    let mut worst_kept = f32::NEG_INFINITY;
+    for (scored, ((g, facts), _)) in leads.iter().zip(met).filter(|(_, met)| !met).enumerate() {
+        if k > 0 && v.len() >= k && scored % k == 0 {
+            v.select_nth_unstable_by_key(k - 1, |e| e.0);
+            worst_kept = key_score(v[k - 1].0);
+        }
+        if ((1.1 * facts.popularity) as f32) < worst_kept {
+            break;
+        }
+        v.extend(score(*g, facts, 0));
+    }
+    top_keyed(v, k)
 }
 
+/// The need's best sellers that are candidate alternatives of each product.
 const GROUP_CANDIDATES: usize = 200;
+// A lead's place in its need's list is a `u8` (see `Groups::lead`).
+const _: () = assert!(GROUP_CANDIDATES <= 1 << 8);
 
-/// Products of each need key, best sellers first; and what [`alternative_row`] reads of each product.
+/// Each need's best sellers, and what [`alternative_row`] reads of each product.
 pub(crate) struct Groups {
-    members: Vec<Vec<u32>>,
+    /// The first [`GROUP_CANDIDATES`] products of each need key, best sellers first, with their facts.
+    leads: Vec<Vec<(u32, Facts)>>,
     facts: Vec<Facts>,
+    /// Each product's need and place in [`leads`](Self::leads), or `(NONE, 0)` when it is not in them: all an
+    /// alternative reads of most partners, so kept small.
+    lead: Vec<(u32, u8)>,
 }
 
 /// What an alternative's score reads of a candidate, side by side: an analysis scores tens of millions of
@@ -364,7 +405,7 @@ impl Groups {
                     .then_with(|| ids[a as usize].cmp(&ids[b as usize]))
             });
         }
-        let facts = (0..s.n_products())
+        let facts: Vec<Facts> = (0..s.n_products())
             .map(|p| {
                 let orders = f64::from(s.product_orders[p]).max(1.0);
                 Facts {
@@ -377,50 +418,117 @@ impl Groups {
                 }
             })
             .collect();
-        Groups { members, facts }
+        let mut lead = vec![(NONE, 0); s.n_products()];
+        let leads = members
+            .iter()
+            .map(|m| {
+                let m = &m[..m.len().min(GROUP_CANDIDATES)];
+                for (at, &p) in m.iter().enumerate() {
+                    lead[p as usize] = (s.need[p as usize], at as u8);
+                }
+                m.iter().map(|&p| (p, facts[p as usize])).collect()
+            })
+            .collect();
+        Groups { leads, facts, lead }
     }
 
-    fn members(&self, key: u32) -> &[u32] {
-        self.members.get(key as usize).map_or(&[], Vec::as_slice)
+    /// The best sellers of need `key` that are candidate alternatives of its products.
+    fn leads(&self, key: u32) -> &[(u32, Facts)] {
+        self.leads.get(key as usize).map_or(&[], Vec::as_slice)
     }
 }
 
-/// Each product's top related products, per relation kind.
-pub(crate) type RelatedRows = [Vec<Vec<(u32, f32)>>; 4];
+/// Each product's top related products of one relation kind.
+pub(crate) type Lists = Vec<Vec<(u32, f32)>>;
 
-/// Recomputes every product's related lists, in parallel over products.
-pub(crate) fn rebuild_all(s: &mut State, settings: &Settings) {
-    let n = s.n_products();
+/// Each product's top related products, per relation kind.
+pub(crate) type RelatedRows = [Lists; 4];
+
+/// The pair counts of relation `kind` (`left_t * right`, see [`map_rows`]) and each product's
+/// [`association_row`], worked out as each row is counted, while its entries are in cache, rather than from the
+/// stored rows read again afterwards (580 MB of them for the three kinds on the Complete Journey). The totals
+/// [`tables`] reads of `kind` must be known.
+pub(crate) fn count_related(
+    s: &State,
+    settings: &Settings,
+    kind: usize,
+    left_t: &CsMat<u8>,
+    right: &CsMat<u8>,
+    threads: usize,
+) -> (PairCounts, Lists) {
+    let partners = partner_rows(s, kind);
+    let rows = map_rows(left_t, right, threads, |i, entries| {
+        // A symmetric table is kept once per pair, once its row has given its related list.
+        let row = if symmetric(kind) { counted_upper_row(i, entries) } else { counted_row(entries) };
+        (row, association_row(s, settings, kind, &partners, i as u32, entries))
+    });
+    let (counts, related) = rows.into_iter().unzip();
+    (PairCounts { rows: counts }, related)
+}
+
+/// The pair counts bought together (`basket_t * basket`, kept once per pair) with each product's related list (as
+/// [`count_related`]) and its alternatives, scored while its basket counts are held dense (see
+/// [`map_rows_with`]), from its bought-next counts: `s.next` must be counted, and what [`tables`] and
+/// [`Groups`] read known.
+pub(crate) fn count_together(
+    s: &State,
+    settings: &Settings,
+    basket_t: &CsMat<u8>,
+    basket: &CsMat<u8>,
+    threads: usize,
+) -> (PairCounts, Lists, Lists) {
     let groups = Groups::new(s);
-    let partners = [TOGETHER, NEXT, SAME_CUSTOMERS].map(|kind| partner_rows(s, kind));
-    let partners = &partners;
-    let state = &*s;
-    let groups = &groups;
-    let rows: Vec<[Vec<(u32, f32)>; 4]> = super::parallel::map_indexed(
-        n,
-        threads(settings),
-        256,
-        || (),
-        |i, _| {
-            let i = i as u32;
-            let mut row: [Vec<(u32, f32)>; 4] = Default::default();
-            row[TOGETHER] = association_row(state, settings, TOGETHER, &partners[0], i);
-            row[NEXT] = association_row(state, settings, NEXT, &partners[1], i);
-            row[ALTERNATIVE] = alternative_row(state, settings, groups, i);
-            row[SAME_CUSTOMERS] = association_row(state, settings, SAME_CUSTOMERS, &partners[2], i);
-            row
+    let partners = partner_rows(s, TOGETHER);
+    let rows = map_rows_with(
+        basket_t,
+        basket,
+        threads,
+        |i, together| {
+            let next = s.next.rows.get(i).into_iter().flat_map(super::counts::Row::iter);
+            alternative_row(s, settings, &groups, i as u32, next, |j| together.get(j))
+        },
+        |i, entries, alternatives| {
+            let related = association_row(s, settings, TOGETHER, &partners, i as u32, entries);
+            (counted_upper_row(i, entries), related, alternatives)
         },
     );
+    let n = rows.len();
+    let (mut counts, mut related, mut alternatives) =
+        (Vec::with_capacity(n), Vec::with_capacity(n), Vec::with_capacity(n));
+    for (row, list, others) in rows {
+        counts.push(row);
+        related.push(list);
+        alternatives.push(others);
+    }
+    (PairCounts { rows: counts }, related, alternatives)
+}
+
+/// Every product's related lists recomputed from the stored counts, one product at a time: what the analysis
+/// works out as it counts, for tests to compare with.
+#[cfg(test)]
+pub(crate) fn rebuild_all(s: &State, settings: &Settings) -> RelatedRows {
+    let groups = Groups::new(s);
     let mut related: RelatedRows = Default::default();
-    for kind in &mut related {
-        kind.reserve_exact(n);
-    }
-    for row in rows {
-        for (k, list) in row.into_iter().enumerate() {
-            related[k].push(list);
+    // Whole rows: the symmetric tables are kept once per pair.
+    let rows = [TOGETHER, NEXT, SAME_CUSTOMERS].map(|kind| {
+        let counts = tables(s, kind).0;
+        let rows: Vec<Vec<(u32, u32)>> = if symmetric(kind) {
+            counts.mirrored()
+        } else {
+            counts.rows.iter().map(|row| row.iter().collect()).collect()
+        };
+        (kind, rows, partner_rows(s, kind))
+    });
+    for i in 0..s.n_products() as u32 {
+        let entries = |rows: &[Vec<(u32, u32)>]| rows.get(i as usize).cloned().unwrap_or_default();
+        for (kind, rows, partners) in &rows {
+            related[*kind].push(association_row(s, settings, *kind, partners, i, &entries(rows)));
         }
+        let next = entries(&rows[1].1);
+        let alternatives = alternative_row(s, settings, &groups, i, next, |j| pair_count(s, TOGETHER, i, j));
+        related[ALTERNATIVE].push(alternatives);
     }
-    s.related = related;
+    related
 }
 
 #[cfg(test)]

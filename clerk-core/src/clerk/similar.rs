@@ -112,20 +112,23 @@ fn best_k(candidates: impl Iterator<Item = (u32, u32, f32)>, k: usize) -> Vec<(u
 
 /// Customer `c`'s lists of what similar customers bought: the best `limit` products by the summed similarity
 /// of the `neighbours` who bought them, and the best `limit` of those `c` has not bought. `sums` (all zero, at
-/// least a slot per product) and `touched` (empty) are scratch space, left as they were found.
+/// least a slot per product), `seen` (all zero) and `touched` (empty) are scratch space, left as they were
+/// found.
 pub(crate) fn bought_by_neighbours(
     s: &State,
     c: u32,
     neighbours: &[(u32, f32)],
     limit: usize,
     sums: &mut Vec<f32>,
+    seen: &mut Vec<u64>,
     touched: &mut Vec<u32>,
 ) -> SimilarLists {
     let history = |v: u32| s.history[v as usize].iter().map(|h| h.product);
-    bought_by_neighbours_of(s, c, neighbours, history, limit, sums, touched)
+    bought_by_neighbours_of(s, c, neighbours, history, limit, sums, seen, touched)
 }
 
 /// [`bought_by_neighbours`], reading each neighbour's products from `products_of`.
+#[allow(clippy::too_many_arguments)]
 fn bought_by_neighbours_of<I: Iterator<Item = u32>>(
     s: &State,
     c: u32,
@@ -133,18 +136,28 @@ fn bought_by_neighbours_of<I: Iterator<Item = u32>>(
     products_of: impl Fn(u32) -> I,
     limit: usize,
     sums: &mut Vec<f32>,
+    seen: &mut Vec<u64>,
     touched: &mut Vec<u32>,
 ) -> SimilarLists {
     if sums.len() < s.n_products() {
         sums.resize(s.n_products(), 0.0);
     }
+    if seen.len() < s.n_products().div_ceil(64) {
+        seen.resize(s.n_products().div_ceil(64), 0);
+    }
+    // The products reached are marked as bits and listed after: testing each sum for its first addition was a
+    // branch the processor could not predict: a quarter of the time of an analysis' lists.
     for &(v, sim) in neighbours {
         for p in products_of(v) {
-            let sum = &mut sums[p as usize];
-            if *sum == 0.0 {
-                touched.push(p);
-            }
-            *sum += sim;
+            sums[p as usize] += sim;
+            seen[p as usize / 64] |= 1 << (p % 64);
+        }
+    }
+    for (w, word) in seen.iter_mut().enumerate() {
+        let mut bits = std::mem::take(word);
+        while bits != 0 {
+            touched.push((w * 64) as u32 + bits.trailing_zeros());
+            bits &= bits - 1;
         }
     }
     let best = |sums: &[f32]| {
@@ -184,9 +197,9 @@ pub(crate) fn all_lists(s: &State, settings: &Settings, threads: usize) -> Vec<S
     // to stream.
     let products: Vec<Vec<u32>> = s.history.iter().map(|h| h.iter().map(|x| x.product).collect()).collect();
     let products = &products;
-    let one = |c: usize, sums: &mut Vec<f32>, touched: &mut Vec<u32>| {
+    let one = |c: usize, sums: &mut Vec<f32>, seen: &mut Vec<u64>, touched: &mut Vec<u32>| {
         let of = |v: u32| products[v as usize].iter().copied();
-        bought_by_neighbours_of(s, c as u32, &s.similar[c], of, limit, sums, touched)
+        bought_by_neighbours_of(s, c as u32, &s.similar[c], of, limit, sums, seen, touched)
     };
     if limit == 0 {
         return vec![SimilarLists::default(); n];
@@ -196,8 +209,8 @@ pub(crate) fn all_lists(s: &State, settings: &Settings, threads: usize) -> Vec<S
         n,
         threads,
         64,
-        || (Vec::new(), Vec::new()),
-        |c, (sums, touched)| one(c, sums, touched),
+        || (Vec::new(), Vec::new(), Vec::new()),
+        |c, (sums, seen, touched)| one(c, sums, seen, touched),
     )
 }
 
@@ -236,8 +249,8 @@ mod tests {
         s.rank_ids();
         s.history = history(&[&[0, 1], &[0, 2, 3, 5], &[0, 1, 3], &[4]]);
         s.similar = neighbours(&s.history, 6, &settings(5), 1);
-        let (mut sums, mut touched) = (Vec::new(), Vec::new());
-        let lists = bought_by_neighbours(&s, 0, &s.similar[0], 10, &mut sums, &mut touched);
+        let (mut sums, mut seen, mut touched) = (Vec::new(), Vec::new(), Vec::new());
+        let lists = bought_by_neighbours(&s, 0, &s.similar[0], 10, &mut sums, &mut seen, &mut touched);
         // Customer 0 {0, 1}: 2 shares 0 and 1 (2 / sqrt(2 * 3)), 1 shares 0 (1 / sqrt(2 * 4)); 3 shares nothing.
         let (w2, w1) = (2.0 / 6f32.sqrt(), 1.0 / 8f32.sqrt());
         let ids: Vec<u32> = lists.all.iter().map(|e| e.0).collect();
@@ -246,7 +259,10 @@ mod tests {
         assert!((lists.all[0].1 - (w1 + w2)).abs() < 1e-6 && (lists.all[1].1 - (w1 + w2)).abs() < 1e-6);
         assert!((lists.all[2].1 - w2).abs() < 1e-6 && (lists.all[3].1 - w1).abs() < 1e-6);
         assert_eq!(lists.new.iter().map(|e| e.0).collect::<Vec<_>>(), vec![3, 2], "without 0 and 1");
-        assert!(sums.iter().all(|&x| x == 0.0) && touched.is_empty(), "scratch left clean");
+        assert!(
+            sums.iter().all(|&x| x == 0.0) && seen.iter().all(|&w| w == 0) && touched.is_empty(),
+            "scratch left clean"
+        );
         let all = all_lists(&s, &Settings { similar_products: 10, ..settings(5) }, 2);
         assert_eq!(all[0], lists);
         assert_eq!(all, all_lists(&s, &Settings { similar_products: 10, ..settings(5) }, 1));

@@ -168,7 +168,7 @@ fn similar_segment_share(model: &ClerkCore, shop: &SyntheticShop) -> (f64, f64) 
 fn similar_signature_auc(model: &ClerkCore, shop: &SyntheticShop) -> f64 {
     let inner = model.read();
     let s = &inner.state;
-    let (mut sums, mut touched) = (Vec::new(), Vec::new());
+    let (mut sums, mut seen, mut touched) = (Vec::new(), Vec::new(), Vec::new());
     let segments = &shop.truth.segments;
     let (mut wins, mut pairs) = (0.0, 0.0);
     for (k, seg) in segments.iter().enumerate() {
@@ -181,6 +181,7 @@ fn similar_signature_auc(model: &ClerkCore, shop: &SyntheticShop) -> f64 {
                 &s.similar[u as usize],
                 usize::MAX,
                 &mut sums,
+                &mut seen,
                 &mut touched,
             )
             .all;

@@ -183,6 +183,52 @@ proptest! {
         }
     }
 
+    /// The related lists the analysis works out as it counts are those its rules give from the stored counts,
+    /// one product at a time.
+    #[test]
+    fn related_lists_are_those_of_the_stored_counts(shop in shop_strategy(MANY, true), settings in settings_strategy()) {
+        let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
+        let inner = model.read();
+        let s = &inner.state;
+        prop_assert!(s.related == super::super::relations::rebuild_all(s, &settings));
+    }
+
+    /// Alternatives are the best `top_k` of every candidate (the need's products, the partners bought next at
+    /// least `min_pair_count` times) scored one by one: the analysis skips the need's products that cannot
+    /// make the row.
+    #[test]
+    fn alternatives_are_the_best_of_all_candidates(shop in shop_strategy(MANY, true), settings in settings_strategy()) {
+        use super::super::relations::{self, ALTERNATIVE};
+        use super::super::state::NONE;
+        let model = ClerkCore::new(settings.clone()).analysed(&shop.data());
+        let inner = model.read();
+        let s = &inner.state;
+        let orders = |p: usize| f64::from(s.product_orders[p]).max(1.0);
+        let n = s.orders.max(1) as f64;
+        for i in 0..s.n_products() {
+            let mut all = Vec::new();
+            for j in 0..s.n_products() {
+                let next = s.next.get(i as u32, j as u32);
+                let same_need = s.need[i] != NONE && s.need[j] == s.need[i];
+                if j == i || !s.indexable[j] || !(same_need || next >= settings.min_pair_count.max(1)) {
+                    continue;
+                }
+                let need = if same_need { 1.0 } else if s.category[i] != NONE && s.category[j] == s.category[i] { 0.3 } else { 0.0 };
+                let shared = 2.0 * f64::from(next) / (orders(i) * orders(j)).sqrt();
+                if need == 0.0 && shared < 0.05 {
+                    continue;
+                }
+                let lift = f64::from(relations::pair_count(s, relations::TOGETHER, i as u32, j as u32)) * n / (orders(i) * orders(j));
+                let brand = if s.brand[i] != NONE && s.brand[j] != s.brand[i] { 1.1 } else { 1.0 };
+                let score = (need + shared) * (1.0 / (1.0 + lift)) * brand * (1.0 + orders(j)).ln();
+                if score > 0.0 && score.is_finite() {
+                    all.push((j as u32, score as f32));
+                }
+            }
+            prop_assert_eq!(&s.related[ALTERNATIVE][i], &relations::top(s, all, settings.top_k), "product {}", i);
+        }
+    }
+
     /// The same for any shop, with fewer orders than products too.
     #[test]
     fn pair_counts_match_a_naive_count_with_few_orders(shop in shop_strategy(0..12, true), settings in settings_strategy()) {
