@@ -212,38 +212,49 @@ pub(crate) fn association_row(
         return Vec::new();
     }
     let rank = &s.id_rank;
-    let mut cands: Vec<(u64, u32, u32)> = Vec::new();
-    for &(j, c) in entries {
-        // The cheap part of `test_pair` for every partner, the count first (most pairs are seen once).
-        if c < settings.min_pair_count {
-            continue;
-        }
-        let n_j = partners[j as usize];
-        if n_j != UNLISTABLE && frequent_above_chance(settings, c, n_i, f64::from(n_j), n) {
-            cands.push((rank_key((f64::from(c) / n_i) as f32, rank[j as usize]), j, c));
-        }
-    }
-    let mut kept: Vec<(u32, f32)> = Vec::with_capacity(settings.top_k.min(cands.len()));
-    let mut rest = &mut cands[..];
-    while kept.len() < settings.top_k && !rest.is_empty() {
-        // The next best few, sorted: usually all a row needs, since most partners this far up pass the LLR.
-        let take = (2 * (settings.top_k - kept.len())).max(FIRST_TESTED).min(rest.len());
-        if take < rest.len() {
-            rest.select_nth_unstable_by_key(take - 1, |e| e.0);
-        }
-        let (head, tail) = rest.split_at_mut(take);
-        head.sort_unstable_by_key(|e| e.0);
-        for &(key, j, c) in head.iter() {
-            if kept.len() == settings.top_k {
-                break;
+    ASSOCIATION_CANDIDATES.with_borrow_mut(|cands| {
+        cands.clear();
+        for &(j, c) in entries {
+            // The cheap part of `test_pair` for every partner, the count first (most pairs are seen once).
+            if c < settings.min_pair_count {
+                continue;
             }
-            if passes_llr(settings, c, n_i, f64::from(partners[j as usize]), n) {
-                kept.push((j, key_score(key)));
+            let n_j = partners[j as usize];
+            if n_j != UNLISTABLE && frequent_above_chance(settings, c, n_i, f64::from(n_j), n) {
+                cands.push((rank_key((f64::from(c) / n_i) as f32, rank[j as usize]), j, c));
             }
         }
-        rest = tail;
-    }
-    kept
+        let mut kept: Vec<(u32, f32)> = Vec::with_capacity(settings.top_k.min(cands.len()));
+        let mut rest = &mut cands[..];
+        while kept.len() < settings.top_k && !rest.is_empty() {
+            // The next best few, sorted: usually all a row needs, since most partners this far up pass the LLR.
+            let take = (2 * (settings.top_k - kept.len())).max(FIRST_TESTED).min(rest.len());
+            if take < rest.len() {
+                rest.select_nth_unstable_by_key(take - 1, |e| e.0);
+            }
+            let (head, tail) = rest.split_at_mut(take);
+            head.sort_unstable_by_key(|e| e.0);
+            for &(key, j, c) in head.iter() {
+                if kept.len() == settings.top_k {
+                    break;
+                }
+                if passes_llr(settings, c, n_i, f64::from(partners[j as usize]), n) {
+                    kept.push((j, key_score(key)));
+                }
+            }
+            rest = tail;
+        }
+        kept
+    })
+}
+
+thread_local! {
+    /// The candidates of one [`association_row`], reused from row to row: allocated and grown per row, they were
+    /// a tenth of an analysis' time in the allocator.
+    static ASSOCIATION_CANDIDATES: std::cell::RefCell<Vec<(u64, u32, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
+
+    /// The candidates of one [`alternative_row`], reused likewise.
+    static ALTERNATIVE_CANDIDATES: std::cell::RefCell<Vec<(u64, u32)>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// [`by_rank`]'s order of a score that is not negative (nor NaN) and an id rank, as one integer, smaller first:
@@ -261,13 +272,13 @@ fn key_score(key: u64) -> f32 {
 }
 
 /// The best `k` of `v` (keys of [`rank_key`] and their products), ranked: [`top`] of the same scores.
-fn top_keyed(mut v: Vec<(u64, u32)>, k: usize) -> Vec<(u32, f32)> {
+fn top_keyed(v: &mut Vec<(u64, u32)>, k: usize) -> Vec<(u32, f32)> {
     if v.len() > k {
         v.select_nth_unstable_by_key(k, |e| e.0);
         v.truncate(k);
     }
     v.sort_unstable_by_key(|e| e.0);
-    v.into_iter().map(|(key, p)| (p, key_score(key))).collect()
+    v.iter().map(|&(key, p)| (p, key_score(key))).collect()
 }
 
 /// The fewest candidates [`association_row`] sorts at a time (few in tests, so that rows take several rounds).
@@ -325,38 +336,40 @@ pub(crate) fn alternative_row(
         let score = (need + shared) * basket_penalty * brand_bonus * other.popularity;
         (score > 0.0 && score.is_finite()).then(|| (rank_key(score as f32, s.id_rank[j as usize]), j))
     };
-    let mut v: Vec<(u64, u32)> = Vec::new();
-    // Each candidate once: the need's best sellers met among the partners are marked, the others scored after
-    // from their own list (side by side in memory, where each partner's facts are a cache miss).
-    let leads = groups.leads(me.need);
-    let mut met = [false; GROUP_CANDIDATES];
-    for (j, c) in next {
-        let lead = groups.lead[j as usize];
-        let in_group = me.need != NONE && lead.0 == me.need;
-        if in_group {
-            met[usize::from(lead.1)] = true;
+    ALTERNATIVE_CANDIDATES.with_borrow_mut(|v| {
+        v.clear();
+        // Each candidate once: the need's best sellers met among the partners are marked, the others scored after
+        // from their own list (side by side in memory, where each partner's facts are a cache miss).
+        let leads = groups.leads(me.need);
+        let mut met = [false; GROUP_CANDIDATES];
+        for (j, c) in next {
+            let lead = groups.lead[j as usize];
+            let in_group = me.need != NONE && lead.0 == me.need;
+            if in_group {
+                met[usize::from(lead.1)] = true;
+            }
+            if in_group || c >= settings.min_pair_count {
+                v.extend(score(j, &groups.facts[j as usize], c));
+            }
         }
-        if in_group || c >= settings.min_pair_count {
-            v.extend(score(j, &groups.facts[j as usize], c));
+        // The leads left have no bought-next count: a score of at most `1.1 * popularity` (a basket penalty of 1
+        // and another brand), which falls along the list (best sellers first). Once that is below the `top_k`-th
+        // best score so far, neither it nor any lead after it can make the row. The `top_k`-th best is looked up
+        // again after each `top_k` leads scored; a stale one is lower, so only skips less.
+        let k = settings.top_k;
+        let mut worst_kept = f32::NEG_INFINITY;
+        for (scored, ((g, facts), _)) in leads.iter().zip(met).filter(|(_, met)| !met).enumerate() {
+            if k > 0 && v.len() >= k && scored % k == 0 {
+                v.select_nth_unstable_by_key(k - 1, |e| e.0);
+                worst_kept = key_score(v[k - 1].0);
+            }
+            if ((1.1 * facts.popularity) as f32) < worst_kept {
+                break;
+            }
+            v.extend(score(*g, facts, 0));
         }
-    }
-    // The leads left have no bought-next count: a score of at most `1.1 * popularity` (a basket penalty of 1
-    // and another brand), which falls along the list (best sellers first). Once that is below the `top_k`-th
-    // best score so far, neither it nor any lead after it can make the row. The `top_k`-th best is looked up
-    // again after each `top_k` leads scored; a stale one is lower, so only skips less.
-    let k = settings.top_k;
-    let mut worst_kept = f32::NEG_INFINITY;
-    for (scored, ((g, facts), _)) in leads.iter().zip(met).filter(|(_, met)| !met).enumerate() {
-        if k > 0 && v.len() >= k && scored % k == 0 {
-            v.select_nth_unstable_by_key(k - 1, |e| e.0);
-            worst_kept = key_score(v[k - 1].0);
-        }
-        if ((1.1 * facts.popularity) as f32) < worst_kept {
-            break;
-        }
-        v.extend(score(*g, facts, 0));
-    }
-    top_keyed(v, k)
+        top_keyed(v, k)
+    })
 }
 
 /// The need's best sellers that are candidate alternatives of each product.
