@@ -144,7 +144,7 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
     let counted = clock.elapsed();
     // Once for the whole batch: only the related lists' ranking reads the ids' ranks.
     inner.state.rank_new_ids();
-    stats.products_touched = changes.apply(inner, settings);
+    stats.products_touched = changes.apply(inner, settings, threads);
     changes.clear();
     inner.fold_changes = changes;
     if trace() {
@@ -225,14 +225,20 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
     }
 }
 
+/// Moved pairs from which a fold-in updates the same-customers lists on a second thread, beside the others,
+/// when the settings allow: below, starting a thread costs more than it saves (few in tests, so that their
+/// fold-ins take both ways).
+const PARALLEL_MOVED: usize = if cfg!(test) { 16 } else { 4096 };
+
 /// Rows whose related lists are read together before they are updated, so that their cache misses overlap.
 const ROWS_READ: usize = 64;
 
 /// Count changes from which a fold-in applies them on two threads: below, starting a thread costs more than it
-/// saves (few in tests, so that their fold-ins take both ways). Since the rows are hash tables a change costs
-/// about a third of what it did, and from 4,096 changes (the threshold of before) two threads were a tenth
-/// slower than one on the shared 2-core machine (the Complete Journey fold-ins, each order's fastest of 4 runs).
-const PARALLEL_CHANGES: usize = if cfg!(test) { 16 } else { 1 << 14 };
+/// saves (few in tests, so that their fold-ins take both ways). Measured on the shared 2-core machine with the
+/// hash rows: under load (2.5-4.5) two threads were a tenth slower than one from 4,096 changes; on a quiet
+/// machine they took the p99 of the Complete Journey single-order fold-ins from 1.47-1.51 to 1.35-1.38 ms
+/// (each order's fastest of 3 runs). A host that analyses beside its own work can set `threads` to 1.
+const PARALLEL_CHANGES: usize = if cfg!(test) { 16 } else { 4096 };
 
 /// What a fold-in changes, per relation kind (indexed like [`State::related`]), and its working lists: emptied
 /// after each fold-in but kept allocated for the next (up to [`KEPT_CAPACITY`] entries each): growing them
@@ -257,6 +263,9 @@ pub(super) struct Changes {
     touched: Vec<u32>,
     /// The working lists of updating one related row.
     row_work: RowWork,
+    /// The working lists, leads changed and rows updated of the same-customers lists when they are updated on a
+    /// second thread.
+    side_lists: (RowWork, Vec<LeadChange>, Vec<u32>),
     /// The leads that change, applied once all rows are updated.
     leads: Vec<LeadChange>,
     /// The working lists of applying them: each product's changes, and a list of leads.
@@ -299,6 +308,8 @@ impl Changes {
         empty(&mut self.touched);
         empty(&mut self.leads);
         empty(&mut self.lead_groups);
+        empty(&mut self.side_lists.1);
+        empty(&mut self.side_lists.2);
         empty(&mut self.lead_buf);
         self.orders_before.clear();
         self.regulars_before.clear();
@@ -375,7 +386,7 @@ impl Changes {
     /// are read back from the scores), and each moved pair is tested again and enters, moves or leaves its
     /// row. No row is rebuilt from its full counts, and only leads whose count or listing moved are touched.
     /// Returns how many products had a row updated.
-    fn apply(&mut self, inner: &mut Inner, settings: &Settings) -> usize {
+    fn apply(&mut self, inner: &mut Inner, settings: &Settings, threads: usize) -> usize {
         self.touched.clear();
         self.leads.clear();
         for kind in AUDIENCE_KINDS.into_iter().filter(|&kind| relations::symmetric(kind)) {
@@ -399,46 +410,103 @@ impl Changes {
             moved.extend_from_slice(&mirror[r..]);
             *mirror = upper;
         }
-        for (slot, &kind) in AUDIENCE_KINDS.iter().enumerate() {
-            let before = if kind == SAME_CUSTOMERS { &self.regulars_before } else { &self.orders_before };
-            let moved = &self.moved[kind];
-            let rows = &mut self.rows;
-            rows.clear();
-            rows.extend(moved.chunk_by(|a, b| a.0 == b.0).map(|m| m[0].0));
-            rows.extend(before.keys());
-            rows.sort_unstable();
-            rows.dedup();
-            // Rows and moved pairs both sorted by row: each row's pairs follow the last row's.
-            let mut from = 0;
-            for window in rows.chunks(ROWS_READ) {
-                // What the updates read, read first so that their cache misses overlap (as in `count`): the
-                // rows and their denominators, and each moved pair's partner facts (its significance test).
-                let s = &inner.state;
-                let (related, right) = (&s.related[kind], relations::partner_totals(s, kind));
-                let mut sum = 0u32;
-                let end = from + moved[from..].partition_point(|m| m.0 <= window[window.len() - 1]);
-                for &i in window {
-                    let row = related.get(i as usize).map_or(&[][..], Vec::as_slice);
-                    sum = row.iter().step_by(8).fold(sum, |sum, e| sum.wrapping_add(e.0));
-                    sum = sum.wrapping_add(rows_with(s, kind, i));
+        // The lists are taken out of the state while they are updated, so that each kind's can be updated
+        // beside the others' (the updates read the rest of the state, never another kind's lists).
+        let mut related = std::mem::take(&mut inner.state.related);
+        let s = &inner.state;
+        let [together, next, _, same] = &mut related;
+        let moved = &self.moved;
+        let (before, regulars_before) = (&self.orders_before, &self.regulars_before);
+        let (side_work, side_leads, side_rows) = &mut self.side_lists;
+        let (work, leads, rows) = (&mut self.row_work, &mut self.leads, &mut self.rows);
+        let mut same_customers = |work: &mut RowWork, leads: &mut Vec<LeadChange>, rows: &mut Vec<u32>| {
+            update_kind(
+                s,
+                settings,
+                SAME_CUSTOMERS,
+                2,
+                same,
+                &moved[SAME_CUSTOMERS],
+                regulars_before,
+                work,
+                leads,
+                rows,
+            )
+        };
+        let total: usize = AUDIENCE_KINDS.iter().map(|&kind| moved[kind].len()).sum();
+        if threads > 1 && total >= PARALLEL_MOVED {
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| same_customers(side_work, side_leads, side_rows));
+                update_kind(s, settings, TOGETHER, 0, together, &moved[TOGETHER], before, work, leads, rows);
+                self.touched.extend_from_slice(rows);
+                update_kind(s, settings, NEXT, 1, next, &moved[NEXT], before, work, leads, rows);
+                self.touched.extend_from_slice(rows);
+                if let Err(panic) = other.join() {
+                    std::panic::resume_unwind(panic);
                 }
-                for m in &moved[from..end] {
-                    sum = sum.wrapping_add(right[m.1 as usize]).wrapping_add(u32::from(s.indexable[m.1 as usize]));
-                }
-                std::hint::black_box(sum);
-                for &i in window {
-                    let to = from + moved[from..].partition_point(|m| m.0 == i);
-                    let (work, leads) = (&mut self.row_work, &mut self.leads);
-                    update_row(inner, settings, kind, slot, i, &moved[from..to], before.get(&i).copied(), work, leads);
-                    from = to;
-                }
-            }
+            });
+            leads.append(side_leads);
+            self.touched.extend_from_slice(side_rows);
+        } else {
+            update_kind(s, settings, TOGETHER, 0, together, &moved[TOGETHER], before, work, leads, rows);
+            self.touched.extend_from_slice(rows);
+            update_kind(s, settings, NEXT, 1, next, &moved[NEXT], before, work, leads, rows);
+            self.touched.extend_from_slice(rows);
+            same_customers(work, leads, rows);
             self.touched.extend_from_slice(rows);
         }
+        inner.state.related = related;
         apply_leads(&mut inner.incoming, &mut self.leads, &mut self.lead_groups, &mut self.lead_buf);
         self.touched.sort_unstable();
         self.touched.dedup();
         self.touched.len()
+    }
+}
+
+/// Updates the lists `related` of relation `kind` (`slot` in [`AUDIENCE_KINDS`]) for its `moved` pairs (sorted)
+/// and the denominators that moved (`before`), noting the leads that change in `leads` and the rows updated
+/// in `rows`.
+#[allow(clippy::too_many_arguments)]
+fn update_kind(
+    s: &State,
+    settings: &Settings,
+    kind: usize,
+    slot: usize,
+    related: &mut [Vec<(u32, f32)>],
+    moved: &[Moved],
+    before: &BTreeMap<u32, u32>,
+    work: &mut RowWork,
+    leads: &mut Vec<LeadChange>,
+    rows: &mut Vec<u32>,
+) {
+    rows.clear();
+    rows.extend(moved.chunk_by(|a, b| a.0 == b.0).map(|m| m[0].0));
+    rows.extend(before.keys());
+    rows.sort_unstable();
+    rows.dedup();
+    let right = relations::partner_totals(s, kind);
+    // Rows and moved pairs both sorted by row: each row's pairs follow the last row's.
+    let mut from = 0;
+    for window in rows.chunks(ROWS_READ) {
+        // What the updates read, read first so that their cache misses overlap (as in `count`): the rows and
+        // their denominators, and each moved pair's partner facts (its significance test).
+        let mut sum = 0u32;
+        let end = from + moved[from..].partition_point(|m| m.0 <= window[window.len() - 1]);
+        for &i in window {
+            let row = related.get(i as usize).map_or(&[][..], Vec::as_slice);
+            sum = row.iter().step_by(8).fold(sum, |sum, e| sum.wrapping_add(e.0));
+            sum = sum.wrapping_add(rows_with(s, kind, i));
+        }
+        for m in &moved[from..end] {
+            sum = sum.wrapping_add(right[m.1 as usize]).wrapping_add(u32::from(s.indexable[m.1 as usize]));
+        }
+        std::hint::black_box(sum);
+        for &i in window {
+            let to = from + moved[from..].partition_point(|m| m.0 == i);
+            let Some(row) = related.get_mut(i as usize) else { continue };
+            update_row(s, settings, kind, slot, i, row, &moved[from..to], before.get(&i).copied(), work, leads);
+            from = to;
+        }
     }
 }
 
@@ -472,20 +540,20 @@ type LeadChange = (u32, u32, usize, u32);
 /// enter a full row): they are left as they are, without a copy.
 #[allow(clippy::too_many_arguments)]
 fn update_row(
-    inner: &mut Inner,
+    s: &State,
     settings: &Settings,
     kind: usize,
     slot: usize,
     i: u32,
+    row: &mut Vec<(u32, f32)>,
     moved: &[Moved],
     denominator_before: Option<u32>,
     work: &mut RowWork,
     leads: &mut Vec<LeadChange>,
 ) {
-    let s = &inner.state;
     let n_i = rows_with(s, kind, i);
     let rescale = denominator_before.filter(|&n| n != n_i);
-    let old = &s.related[kind][i as usize];
+    let old = &*row;
     work.was.clear();
     work.was.resize(moved.len(), false);
     work.kept.clear();
@@ -527,7 +595,6 @@ fn update_row(
         return;
     }
     let a = merge(s, settings.top_k, moved.len(), work);
-    let row = &mut inner.state.related[kind][i as usize];
     row.clear();
     row.extend_from_slice(&work.merged);
     if !dropped && work.enter.is_empty() {
