@@ -621,18 +621,7 @@ pub(crate) fn map_rows<T: Send + Default + Clone>(
     threads: usize,
     finish: impl Fn(usize, &[(u32, u32)]) -> T + Sync,
 ) -> Vec<T> {
-    let counting = Counting::new(left_t, right);
-    let counting = &counting;
-    super::parallel::map_indexed(
-        left_t.outer_dims(),
-        threads,
-        BLOCK,
-        || Scratch::new(&counting.order),
-        |i, scratch| {
-            counting.count(i, scratch);
-            finish(i, scratch.emit(counting.place_of(i)))
-        },
-    )
+    map_rows_with(left_t, right, threads, |_, _| (), |i, entries, ()| finish(i, entries))
 }
 
 /// [`map_rows`], with a look at each row while it is counted: `look(i, counts)` reads the count of any pair

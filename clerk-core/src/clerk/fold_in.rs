@@ -10,33 +10,39 @@
 //! window and the population's repurchase cycles are refreshed by the next full analysis only; the analysis
 //! policy runs one when enough has changed.
 //!
-//! An order moves thousands of pair counts (each pair of its products both ways, its products against the
-//! next windows of the customer's previous orders, each product that becomes a regular against the customer's
-//! other regulars), in rows of up to tens of thousands of partners, so a fold-in is bound by cache misses.
-//! The changes are gathered, sorted and applied ([`apply_changes`]): each row of counts is a hash table, so a
-//! count is one probe from its home slot; the home slots of a window of changes are read before any is applied
-//! so that their misses overlap, and a row grows (is rebuilt larger) only when it is full. A batch of more than
-//! [`PARALLEL_CHANGES`] changes is applied on two threads when the settings allow (the rows split in two at a
-//! row boundary: each row is updated as on one thread, so the counts are the same). Each moved pair comes back
-//! with its count before and after, so related rows are updated without searching the counts again (a row
-//! whose denominator moved reads its listed counts back from its scores), and a moved pair that cannot beat
-//! the entries that stay is not tested. The leads to each product are kept by count, so they change only when
-//! a listed pair does, not with every order of its sources. The working lists are kept from one fold-in to the
-//! next ([`Changes`]): grown from empty every time, they were much of the fifth of the time spent in the
-//! allocator.
-//! `CLERK_TRACE=1` prints each fold-in's changes per table and the time of its phases.
+//! An order moves thousands of pair counts (each pair of its products, its products against the next windows
+//! of the customer's previous orders, each product that becomes a regular against the customer's other
+//! regulars), in rows of up to tens of thousands of partners, so a fold-in is bound by cache misses. The
+//! symmetric tables (bought together, same customers) hold each pair once, in the row of the smaller product,
+//! so a fold-in counts each of their pairs once. The changes are gathered, sorted and applied
+//! ([`apply_changes`]): each row of counts is a hash table, so a count is one probe from its home slot; the
+//! home slots of a window of changes are read before any is applied so that their misses overlap, and a row
+//! grows (is rebuilt larger) only when it is full. A batch of more than [`PARALLEL_CHANGES`] changes is applied
+//! on two threads when the settings allow (the rows split in two at a row boundary: each row is updated as on
+//! one thread, so the counts are the same).
+//!
+//! Each moved pair comes back with its count before and after (a symmetric table's pairs mirrored to both
+//! rows), so related rows are updated without searching the counts again ([`update_row`]): a row whose
+//! denominator moved reads its listed counts back from its scores; the listed entries that stay keep their
+//! order, so the few moved pairs that pass are ranked and merged in; a moved pair that cannot beat the entries
+//! that stay is not tested, and most that are fail a one-logarithm bound before the LLR's nine terms. A row
+//! where nothing enters, leaves or is rescaled is not written. The leads to each product are kept by count, so
+//! they change only when a listed pair does, not with every order of its sources; their changes are gathered,
+//! sorted by product and applied one product at a time, each source found from its likely place. The
+//! same-customers lists of a large batch are updated on a second thread beside the others ([`update_kind`]).
+//! The working lists are kept from one fold-in to the next ([`Changes`]): grown from empty every time, they
+//! were much of the fifth of the time spent in the allocator. `CLERK_TRACE=1` prints each fold-in's changes
+//! per table and the time of its phases.
 //!
 //! Measured on the Complete Journey data (docs/benchmarks.md), the p99 of single orders (the tenth slowest of
-//! 1,000) is an order that moves about 12,000 counts, and the slowest move 12,000 to 31,000: about 100 ns per
-//! count to apply on the shared machine (mostly waiting for the rows' cache lines; 250 ns in the sorted rows
-//! of before, searched from a guess of each partner's place) and 100 ns per moved pair to update the related
-//! lists (significance tests, ranking, leads). Weighed and measured, not kept: deferring the changes that cannot
-//! enter a related list (the bound a count has without reading it, the smaller of its products' rows, rules
-//! out only 4% of bought-next to 24% of same-customers changes, and the related lists need every other count
-//! before and after); the related rows of a large batch worked out on two threads (no faster on the shared
-//! 2-core machine). Transparent huge pages for the heap (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, a deployment
-//! setting) took 10-15% off every fold-in.
-//!
+//! 1,000) is an order that moves about 7,000 counts (14,000 pairs of rows once mirrored): about 80 ns per
+//! count to apply and 65 ns per moved pair to update the related lists on the shared 2-core machine, 1.35-1.5
+//! ms in all (2.8-3.2 ms with the sorted rows, every pair both ways and the lists re-ranked whole). Weighed and
+//! measured, not kept: deferring the changes that cannot enter a related list (the bound a count has without
+//! reading it, the smaller of its products' rows, rules out only 4% of bought-next to 24% of same-customers
+//! changes, and the related lists need every other count before and after); reading the LLR's table ahead.
+//! Transparent huge pages for the heap (`GLIBC_TUNABLES=glibc.malloc.hugetlb=1`, a deployment setting) took
+//! 10-15% off every fold-in.
 use std::collections::{BTreeMap, BTreeSet};
 
 use super::analysis::{decay, next_window, threads, trace};
