@@ -509,9 +509,11 @@ fn update_kind(
         std::hint::black_box(sum);
         for &i in window {
             let to = from + moved[from..].partition_point(|m| m.0 == i);
-            let Some(row) = related.get_mut(i as usize) else { continue };
-            update_row(s, settings, kind, slot, i, row, &moved[from..to], before.get(&i).copied(), work, leads);
+            let pairs = &moved[from..to];
             from = to;
+            // Every product has a row (`grow` makes them before the changes are counted).
+            let Some(row) = related.get_mut(i as usize) else { continue };
+            update_row(s, settings, kind, slot, i, row, pairs, before.get(&i).copied(), work, leads);
         }
     }
 }
