@@ -269,8 +269,8 @@ pub(super) struct Changes {
     touched: Vec<u32>,
     /// The working lists of updating one related row.
     row_work: RowWork,
-    /// The working lists, leads changed and rows updated of the same-customers lists when they are updated on a
-    /// second thread.
+    /// The working lists, leads changed and rows updated of the same-customers lists (updated on a second thread
+    /// beside the others for a large batch).
     side_lists: (RowWork, Vec<LeadChange>, Vec<u32>),
     /// The leads that change, applied once all rows are updated.
     leads: Vec<LeadChange>,
@@ -425,42 +425,32 @@ impl Changes {
         let (before, regulars_before) = (&self.orders_before, &self.regulars_before);
         let (side_work, side_leads, side_rows) = &mut self.side_lists;
         let (work, leads, rows) = (&mut self.row_work, &mut self.leads, &mut self.rows);
-        let mut same_customers = |work: &mut RowWork, leads: &mut Vec<LeadChange>, rows: &mut Vec<u32>| {
-            update_kind(
-                s,
-                settings,
-                SAME_CUSTOMERS,
-                2,
-                same,
-                &moved[SAME_CUSTOMERS],
-                regulars_before,
-                work,
-                leads,
-                rows,
-            )
+        let touched = &mut self.touched;
+        let mut same_customers = || {
+            let (kind, moved) = (SAME_CUSTOMERS, &moved[SAME_CUSTOMERS]);
+            update_kind(s, settings, kind, same, moved, regulars_before, side_work, side_leads, side_rows)
+        };
+        let the_others = |touched: &mut Vec<u32>| {
+            for (kind, related) in [(TOGETHER, together), (NEXT, next)] {
+                update_kind(s, settings, kind, related, &moved[kind], before, work, leads, rows);
+                touched.extend_from_slice(rows);
+            }
         };
         let total: usize = AUDIENCE_KINDS.iter().map(|&kind| moved[kind].len()).sum();
         if threads > 1 && total >= PARALLEL_MOVED {
             std::thread::scope(|scope| {
-                let other = scope.spawn(|| same_customers(side_work, side_leads, side_rows));
-                update_kind(s, settings, TOGETHER, 0, together, &moved[TOGETHER], before, work, leads, rows);
-                self.touched.extend_from_slice(rows);
-                update_kind(s, settings, NEXT, 1, next, &moved[NEXT], before, work, leads, rows);
-                self.touched.extend_from_slice(rows);
+                let other = scope.spawn(same_customers);
+                the_others(touched);
                 if let Err(panic) = other.join() {
                     std::panic::resume_unwind(panic);
                 }
             });
-            leads.append(side_leads);
-            self.touched.extend_from_slice(side_rows);
         } else {
-            update_kind(s, settings, TOGETHER, 0, together, &moved[TOGETHER], before, work, leads, rows);
-            self.touched.extend_from_slice(rows);
-            update_kind(s, settings, NEXT, 1, next, &moved[NEXT], before, work, leads, rows);
-            self.touched.extend_from_slice(rows);
-            same_customers(work, leads, rows);
-            self.touched.extend_from_slice(rows);
+            the_others(touched);
+            same_customers();
         }
+        self.leads.append(side_leads);
+        touched.extend_from_slice(side_rows);
         inner.state.related = related;
         apply_leads(&mut inner.incoming, &mut self.leads, &mut self.lead_groups, &mut self.lead_buf);
         self.touched.sort_unstable();
@@ -469,7 +459,7 @@ impl Changes {
     }
 }
 
-/// Updates the lists `related` of relation `kind` (`slot` in [`AUDIENCE_KINDS`]) for its `moved` pairs (sorted)
+/// Updates the lists `related` of relation `kind` (one of [`AUDIENCE_KINDS`]) for its `moved` pairs (sorted)
 /// and the denominators that moved (`before`), noting the leads that change in `leads` and the rows updated
 /// in `rows`.
 #[allow(clippy::too_many_arguments)]
@@ -477,7 +467,6 @@ fn update_kind(
     s: &State,
     settings: &Settings,
     kind: usize,
-    slot: usize,
     related: &mut [Vec<(u32, f32)>],
     moved: &[Moved],
     before: &BTreeMap<u32, u32>,
@@ -485,6 +474,7 @@ fn update_kind(
     leads: &mut Vec<LeadChange>,
     rows: &mut Vec<u32>,
 ) {
+    let slot = AUDIENCE_KINDS.iter().position(|&k| k == kind).unwrap_or_default();
     rows.clear();
     rows.extend(moved.chunk_by(|a, b| a.0 == b.0).map(|m| m[0].0));
     rows.extend(before.keys());

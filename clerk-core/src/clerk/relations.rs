@@ -471,12 +471,20 @@ pub(crate) fn count_related(
 ) -> (PairCounts, Lists) {
     let partners = partner_rows(s, kind);
     let rows = map_rows(left_t, right, threads, |i, entries| {
-        // A symmetric table is kept once per pair, once its row has given its related list.
-        let row = if symmetric(kind) { counted_upper_row(i, entries) } else { counted_row(entries) };
-        (row, association_row(s, settings, kind, &partners, i as u32, entries))
+        (kept_row(kind, i, entries), association_row(s, settings, kind, &partners, i as u32, entries))
     });
     let (counts, related) = rows.into_iter().unzip();
     (PairCounts { rows: counts }, related)
+}
+
+/// The row of counts an analysis keeps of row `i`'s `entries` of relation `kind`, once they have given its
+/// related list: a symmetric table's is held once per pair.
+fn kept_row(kind: usize, i: usize, entries: &[(u32, u32)]) -> super::counts::Row {
+    if symmetric(kind) {
+        counted_upper_row(i, entries)
+    } else {
+        counted_row(entries)
+    }
 }
 
 /// The pair counts bought together (`basket_t * basket`, kept once per pair) with each product's related list (as
@@ -502,7 +510,7 @@ pub(crate) fn count_together(
         },
         |i, entries, alternatives| {
             let related = association_row(s, settings, TOGETHER, &partners, i as u32, entries);
-            (counted_upper_row(i, entries), related, alternatives)
+            (kept_row(TOGETHER, i, entries), related, alternatives)
         },
     );
     let n = rows.len();
