@@ -21,19 +21,10 @@ fn window_of<'o, P>(orders: &'o [(i64, P)], a: usize, settings: &Settings) -> im
         .map(|(_, ps)| ps)
 }
 
-/// The products of the orders in the next window of order `a` (see [`window_of`]).
-pub(crate) fn next_window<P: AsRef<[u32]>>(
-    orders: &[(i64, P)],
-    a: usize,
-    settings: &Settings,
-) -> std::collections::BTreeSet<u32> {
-    window_of(orders, a, settings).flat_map(|ps| ps.as_ref().iter().copied()).collect()
-}
-
-/// [`next_window`] as a sorted list, gathered and sorted in one buffer rather than a tree (an analysis builds
-/// one per order).
-fn next_window_sorted(orders: &[(i64, &[u32])], a: usize, settings: &Settings) -> Vec<u32> {
-    let mut products: Vec<u32> = window_of(orders, a, settings).flat_map(|ps| ps.iter().copied()).collect();
+/// The products of the orders in the next window of order `a` (see [`window_of`]), sorted, each once:
+/// gathered and sorted in one buffer rather than a tree (an analysis builds one per order).
+pub(crate) fn next_window<P: AsRef<[u32]>>(orders: &[(i64, P)], a: usize, settings: &Settings) -> Vec<u32> {
+    let mut products: Vec<u32> = window_of(orders, a, settings).flat_map(|ps| ps.as_ref().iter().copied()).collect();
     products.sort_unstable();
     products.dedup();
     products
@@ -105,7 +96,7 @@ pub(crate) fn analyse(data: &Dataset, settings: &Settings) -> State {
         let timed: Vec<(i64, &[u32])> =
             list.iter().map(|&k| (orders[k].time.secs(), data.products_of(orders[k]))).collect();
         for (a, &k) in list.iter().enumerate() {
-            windows[k] = next_window_sorted(&timed, a, settings);
+            windows[k] = next_window(&timed, a, settings);
         }
     }
     let window = binary_csr(orders.len(), n_products, windows.iter());

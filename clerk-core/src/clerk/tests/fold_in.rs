@@ -233,6 +233,35 @@ proptest! {
     }
 }
 
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(24))]
+
+    /// Fold-ins on two threads (the count changes and the related lists and leads split between them) leave the
+    /// state, and the leads, that one thread leaves, whether the orders come one at a time or together.
+    #[test]
+    fn fold_in_is_the_same_on_one_and_two_threads(
+        (shop, k, settings) in split_strategy(0..40, 0, settings_strategy()),
+        one_at_a_time in any::<bool>(),
+    ) {
+        let fold = |threads: usize| {
+            let settings = Settings { threads: Some(threads), ..settings.clone() };
+            let model = ClerkCore::new(settings).analysed(&dataset(&shop.products, &shop.orders[..k]));
+            if one_at_a_time {
+                for order in &shop.orders[k..] {
+                    model.fold_in(std::slice::from_ref(order)).unwrap();
+                }
+            } else {
+                model.fold_in(&shop.orders[k..]).unwrap();
+            }
+            model
+        };
+        let (one, two) = (fold(1), fold(2));
+        let (one, two) = (one.read(), two.read());
+        prop_assert_eq!(postcard::to_stdvec(&one.state).unwrap(), postcard::to_stdvec(&two.state).unwrap());
+        prop_assert_eq!(&one.incoming, &two.incoming);
+    }
+}
+
 /// After folding in newer orders, "now" is the last order, as after a full analysis of the same orders.
 #[test]
 fn fold_in_moves_the_reference_time() {

@@ -1,0 +1,242 @@
+//! The leads to each product (who lists it, with the pair's count), changed after a fold-in's related lists.
+use crate::clerk::Lead;
+
+/// A change to the leads: `(product, source, slot in AUDIENCE_KINDS, count)`, applied after all rows are
+/// updated (see [`apply`]).
+pub(super) type LeadChange = (u32, u32, usize, u32);
+
+/// Products whose leads are read together before they are changed, so that their cache misses overlap.
+const LEADS_READ: usize = 32;
+
+/// The working lists of [`apply`], kept from one fold-in to the next.
+#[derive(Debug, Default)]
+pub(super) struct LeadWork {
+    /// The changes to the products of the range.
+    mine: Vec<LeadChange>,
+    /// Each product's changes: a range of `mine`.
+    groups: Vec<(usize, usize)>,
+    /// The leads new to a product's list, with the place each goes.
+    new: Vec<(usize, Lead)>,
+}
+
+impl LeadWork {
+    /// Empties the lists, releasing what a large batch grew beyond `kept` entries.
+    pub(super) fn clear(&mut self, kept: usize) {
+        self.mine.clear();
+        self.mine.shrink_to(kept);
+        self.groups.clear();
+        self.groups.shrink_to(kept);
+        self.new.clear();
+        self.new.shrink_to(kept);
+    }
+}
+
+/// Applies the changes of `sources` to the leads of products `lo..` (`incoming`; `n` products in all), a
+/// product at a time: sorted by product, the changes to one product's leads are applied in one walk of its
+/// list. The list of a best seller holds thousands of sources, and a binary search of it takes a cache miss
+/// per halving: each source is found from its likely place instead (see [`seek`]), and the likely places of a
+/// window of products are read first, so that their misses overlap.
+pub(super) fn apply(incoming: &mut [Vec<Lead>], lo: u32, n: usize, sources: &[&[LeadChange]], work: &mut LeadWork) {
+    let hi = u64::from(lo) + incoming.len() as u64;
+    let LeadWork { mine, groups, new } = work;
+    mine.clear();
+    for changes in sources {
+        mine.extend(changes.iter().filter(|c| (u64::from(lo)..hi).contains(&u64::from(c.0))));
+    }
+    mine.sort_unstable_by_key(|&(j, source, slot, _)| (j, source, slot));
+    groups.clear();
+    let mut from = 0;
+    for group in mine.chunk_by(|a, b| a.0 == b.0) {
+        groups.push((from, from + group.len()));
+        from += group.len();
+    }
+    for window in groups.chunks(LEADS_READ) {
+        let mut sum = 0u32;
+        for &(a, _) in window {
+            let (j, source, _, _) = mine[a];
+            if let Some(list) = incoming.get((j - lo) as usize) {
+                sum = sum.wrapping_add(list.get(likely_place(list, source, n)).map_or(0, |l| l.source));
+            }
+        }
+        std::hint::black_box(sum);
+        for &(a, b) in window {
+            let group = &mine[a..b];
+            if let Some(list) = incoming.get_mut((group[0].0 - lo) as usize) {
+                apply_product_leads(list, group, n, new);
+            }
+        }
+    }
+}
+
+/// Where `source` likely is in a list of leads sorted by source: sources spread about evenly over the `n`
+/// product indices.
+fn likely_place(list: &[Lead], source: u32, n: usize) -> usize {
+    (u64::from(source) * list.len() as u64 / n.max(1) as u64) as usize
+}
+
+/// The first position at or after `from` of `list` (sorted by source) whose source is not below `source`: one
+/// probe at its likely place, then steps doubling away from it until `source` is passed, then a binary search
+/// between the last two.
+fn seek(list: &[Lead], source: u32, from: usize, n: usize) -> usize {
+    let len = list.len();
+    if len - from <= 8 {
+        return from + list[from..].partition_point(|l| l.source < source);
+    }
+    let guess = likely_place(list, source, n).clamp(from, len - 1);
+    let (mut lo, mut hi) = (from, len);
+    let mut step = 1;
+    if list[guess].source < source {
+        lo = guess + 1;
+        while lo + step <= len {
+            let at = lo + step - 1;
+            if list[at].source < source {
+                lo = at + 1;
+                step *= 2;
+            } else {
+                hi = at;
+                break;
+            }
+        }
+    } else {
+        hi = guess;
+        while hi >= lo + step {
+            let at = hi - step;
+            if list[at].source < source {
+                lo = at + 1;
+                break;
+            }
+            hi = at;
+            step *= 2;
+        }
+    }
+    lo + list[lo..hi].partition_point(|l| l.source < source)
+}
+
+/// Applies the `changes` of one product (sorted by source and slot) to its `list` of leads, in place: a best
+/// seller's list holds thousands of leads, and copying it whole for each that comes or goes was much of the
+/// time of a large fold-in's leads. New leads are noted in `new` with the place they go, then put in from the
+/// last, each moving only the leads between it and the next; leads left with no count are dropped in one pass.
+fn apply_product_leads(list: &mut Vec<Lead>, changes: &[LeadChange], n: usize, new: &mut Vec<(usize, Lead)>) {
+    new.clear();
+    let mut emptied = false;
+    let mut from = 0;
+    for &(_, source, slot, count) in changes {
+        from = seek(list, source, from, n);
+        match list.get_mut(from) {
+            Some(lead) if lead.source == source => {
+                lead.counts[slot] = count;
+                emptied |= lead.counts == [0; 3];
+            }
+            _ if count > 0 => match new.last_mut() {
+                // The same new source in another list of its product.
+                Some((_, lead)) if lead.source == source => lead.counts[slot] = count,
+                _ => {
+                    let mut counts = [0; 3];
+                    counts[slot] = count;
+                    new.push((from, Lead { source, counts }));
+                }
+            },
+            _ => {}
+        }
+    }
+    if !new.is_empty() {
+        let old = list.len();
+        list.resize(old + new.len(), Lead { source: 0, counts: [0; 3] });
+        let mut end = old;
+        for (k, &(at, lead)) in new.iter().enumerate().rev() {
+            list.copy_within(at..end, at + k + 1);
+            list[at + k] = lead;
+            end = at;
+        }
+    }
+    if emptied {
+        list.retain(|l| l.counts != [0; 3]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Leads changed a product at a time, each source found from its likely place, end as changed one at a
+        /// time in a map: counts set, leads with no count left removed, new ones inserted in source order.
+        #[test]
+        fn lead_changes_match_a_map(
+            start in prop::collection::btree_map(0..2_000u32, prop::array::uniform3(0..4u32), 0..300),
+            changes in prop::collection::btree_map((0..2_000u32, 0..3usize), 0..4u32, 0..200),
+            n in 1..3_000usize,
+        ) {
+            let mut list: Vec<Lead> = start
+                .iter()
+                .filter(|(_, c)| **c != [0; 3])
+                .map(|(&source, &counts)| Lead { source, counts })
+                .collect();
+            let mut model: BTreeMap<u32, [u32; 3]> = list.iter().map(|l| (l.source, l.counts)).collect();
+            let mut batch: Vec<LeadChange> = Vec::new();
+            for (&(source, slot), &count) in &changes {
+                batch.push((7, source, slot, count));
+                let counts = model.entry(source).or_insert([0; 3]);
+                counts[slot] = count;
+                if *counts == [0; 3] {
+                    model.remove(&source);
+                }
+            }
+            apply_product_leads(&mut list, &batch, n, &mut Vec::new());
+            let expected: Vec<Lead> = model.into_iter().map(|(source, counts)| Lead { source, counts }).collect();
+            prop_assert_eq!(list, expected);
+        }
+
+        /// Changes from two sources applied to the products on either side of any split end as all of them
+        /// applied to all products at once.
+        #[test]
+        fn leads_split_between_two_sides_end_as_applied_whole(
+            start in prop::collection::vec(prop::collection::btree_map(0..60u32, prop::array::uniform3(0..3u32), 0..20), 1..12),
+            changes in prop::collection::btree_map((0..12u32, 0..60u32, 0..3usize), 0..3u32, 0..80),
+            halves in prop::collection::vec(any::<bool>(), 80),
+            split in 0..13u32,
+        ) {
+            let n = start.len();
+            let lists: Vec<Vec<Lead>> = start
+                .iter()
+                .map(|m| m.iter().filter(|(_, c)| **c != [0; 3]).map(|(&source, &counts)| Lead { source, counts }).collect())
+                .collect();
+            let all: Vec<LeadChange> = changes
+                .iter()
+                .filter(|((j, ..), _)| (*j as usize) < n)
+                .map(|(&(j, source, slot), &count)| (j, source, slot, count))
+                .collect();
+            // Each change comes from one side or the other, in any order.
+            let (mut a, mut b): (Vec<LeadChange>, Vec<LeadChange>) = (Vec::new(), Vec::new());
+            for (k, &c) in all.iter().enumerate().rev() {
+                if halves[k] { a.push(c) } else { b.push(c) }
+            }
+            let mut whole = lists.clone();
+            apply(&mut whole, 0, n, &[&all], &mut LeadWork::default());
+            let mut sides = lists;
+            let (low, high) = sides.split_at_mut((split as usize).min(n));
+            let at = low.len() as u32;
+            apply(low, 0, n, &[&a, &b], &mut LeadWork::default());
+            apply(high, at, n, &[&a, &b], &mut LeadWork::default());
+            prop_assert_eq!(sides, whole);
+        }
+
+        /// `seek` finds the first source not below the one sought, from any start and whatever the guide.
+        #[test]
+        fn seek_is_a_partition_point(
+            sources in prop::collection::btree_set(0..5_000u32, 0..400),
+            source in 0..5_100u32,
+            from in 0..400usize,
+            n in 1..6_000usize,
+        ) {
+            let list: Vec<Lead> = sources.iter().map(|&source| Lead { source, counts: [1, 0, 0] }).collect();
+            let from = from.min(list.len());
+            let expected = from + list[from..].partition_point(|l| l.source < source);
+            prop_assert_eq!(seek(&list, source, from, n), expected);
+        }
+    }
+}
