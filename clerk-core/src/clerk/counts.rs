@@ -167,13 +167,13 @@ impl Row {
     /// Reads the home slot of partner `j`, where a search for it starts: loads that do not wait for each other,
     /// so the processor overlaps their cache misses, where the searches of [`add`](Self::add) that follow
     /// would wait for each in turn. Returns the partner read, for the caller to hide from the optimiser.
-    fn touch(&self, j: u32) -> u32 {
+    pub(crate) fn touch(&self, j: u32) -> u32 {
         self.slots.get(home(key(j), self.homes)).map_or(0, |e| e.0)
     }
 
     /// Adds `by` to the count of partner `j`, dropping the pair when it reaches zero. Returns the count before
     /// and after. Counts never go below zero: a fold-in only takes back what it or the analysis counted.
-    fn add(&mut self, j: u32, by: i32) -> (u32, u32) {
+    pub(crate) fn add(&mut self, j: u32, by: i32) -> (u32, u32) {
         let found = if self.slots.is_empty() { Err(0) } else { self.find(j) };
         match found {
             Ok(at) => {
@@ -523,75 +523,15 @@ impl PairCounts {
         if self.rows.len() <= i as usize {
             self.rows.resize(i as usize + 1, Row::default());
         }
-        let changes: Vec<(u32, u32, i32)> = deltas.iter().map(|&(j, by)| (i, j, by)).collect();
-        let mut moved = Vec::new();
-        apply_changes(&mut self.rows, 0, &changes, &mut moved);
-        for (_, j, before, after) in moved {
+        for &(j, by) in deltas {
+            let (before, after) = self.rows[i as usize].add(j, by);
             report(j, before, after);
         }
     }
-
-    /// Applies `changes` `(i, j, by)` (sorted by `(i, j)`, distinct), appending each moved pair to `moved`
-    /// with its count before and after, in `(i, j)` order.
-    pub(crate) fn apply_changes(&mut self, changes: &[(u32, u32, i32)], moved: &mut Vec<Moved>) {
-        self.hold_rows_of(changes);
-        apply_changes(&mut self.rows, 0, changes, moved);
-    }
-
-    /// Rows up to the last one `changes` (sorted by row) go to.
-    fn hold_rows_of(&mut self, changes: &[(u32, u32, i32)]) {
-        if let Some(&(last, _, _)) = changes.last() {
-            if self.rows.len() <= last as usize {
-                self.rows.resize(last as usize + 1, Row::default());
-            }
-        }
-    }
-
-    /// [`apply_changes`](Self::apply_changes) on two threads: the rows of the first half of `changes` on this
-    /// one, the others on a second. The rows are disjoint and each is updated as on one thread, so the counts
-    /// and the moved pairs are the same.
-    pub(crate) fn split_changes<'a>(&'a mut self, changes: &'a [(u32, u32, i32)]) -> [Part<'a>; 2] {
-        self.hold_rows_of(changes);
-        // At a row boundary near the middle of the changes.
-        let middle = changes.get(changes.len() / 2).map_or(0, |c| c.0);
-        let at = changes.partition_point(|c| c.0 < middle);
-        let (first, second) = changes.split_at(at);
-        let len = self.rows.len();
-        let (low, high) = self.rows.split_at_mut((middle as usize).min(len));
-        [(low, 0, first), (high, middle, second)]
-    }
 }
-
-/// Count changes `(i, j, by)` and the rows they go to: those from the index given (see
-/// [`PairCounts::split_changes`]).
-pub(crate) type Part<'a> = (&'a mut [Row], u32, &'a [(u32, u32, i32)]);
 
 /// A pair whose count moved: `(i, j, count before, count after)`.
 pub(crate) type Moved = (u32, u32, u32, u32);
-
-/// Count changes whose home slots are read together before they are applied.
-const TOUCHED: usize = 256;
-
-/// Applies `changes` (sorted by `(i, j)`, distinct) to `rows`, which hold rows `offset..`, appending each moved
-/// pair to `moved` with its count before and after: [`TOUCHED`] changes at a time, the home slots they need read
-/// first ([`Row::touch`]) so that their cache misses overlap, then updated ([`Row::add`]) while they are still
-/// in cache.
-pub(crate) fn apply_changes(rows: &mut [Row], offset: u32, changes: &[(u32, u32, i32)], moved: &mut Vec<Moved>) {
-    for window in changes.chunks(TOUCHED) {
-        let mut sum = 0u32;
-        for &(i, j, _) in window {
-            if let Some(row) = rows.get((i - offset) as usize) {
-                sum = sum.wrapping_add(row.touch(j));
-            }
-        }
-        std::hint::black_box(sum);
-        for &(i, j, by) in window {
-            let Some(row) = rows.get_mut((i - offset) as usize) else { continue };
-            let (before, after) = row.add(j, by);
-            moved.push((i, j, before, after));
-        }
-    }
-}
 
 /// The row an analysis keeps of a row's entries as [`map_rows`] gives them.
 pub(crate) fn counted_row(entries: &[(u32, u32)]) -> Row {

@@ -152,11 +152,17 @@ pub(crate) fn rows_with(s: &State, kind: usize, i: u32) -> u32 {
 /// is within `c * 2^-24` of `c`, under one half while `n_i < 2^22` (and `c <= n_i`). Larger rows read the
 /// counts, whose pair must not have moved since.
 pub(crate) fn listed_count(s: &State, kind: usize, i: u32, j: u32, x: f32, n_i: u32) -> u32 {
-    if n_i < 1 << 22 {
+    if !listed_count_reads_counts(n_i) {
         (f64::from(x) * f64::from(n_i)).round() as u32
     } else {
         pair_count(s, kind, i, j)
     }
+}
+
+/// Whether [`listed_count`] reads the counts for a row scored with `n_i` rows: when its scores cannot give
+/// them back exactly.
+pub(crate) fn listed_count_reads_counts(n_i: u32) -> bool {
+    n_i >= 1 << 22
 }
 
 /// The score of `j` in row `i` of relation `kind`, counted `c` times, when the pair is related (indexable,

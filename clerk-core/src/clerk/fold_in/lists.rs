@@ -1,135 +1,48 @@
-//! A fold-in's updates of the related lists, and of the leads to the products they hold.
+//! A fold-in's updates of the related lists of the products whose pairs or denominators moved.
 use std::collections::BTreeMap;
-use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Barrier, OnceLock};
 
-use super::leads::{self, LeadChange, LeadWork};
+use super::leads::LeadChange;
+use super::sides::{side_of, Blocks};
 use crate::clerk::counts::Moved;
 use crate::clerk::relations::{self, listed_count, rows_with, significant_pair, SAME_CUSTOMERS};
 use crate::clerk::settings::Settings;
 use crate::clerk::state::State;
-use crate::clerk::{Inner, Lead, AUDIENCE_KINDS};
-
-/// Moved pairs (a symmetric table's counted in both rows) from which a fold-in updates the related lists on two
-/// threads, when the settings allow: below, starting a thread costs more than it saves (few in tests, so that
-/// their fold-ins take both ways).
-const PARALLEL_MOVED: usize = if cfg!(test) { 16 } else { 4096 };
-
-/// The related lists of a range of products, of one kind.
-type Lists = [Vec<(u32, f32)>];
+use crate::clerk::AUDIENCE_KINDS;
 
 /// Rows whose related lists are read together before they are updated, so that their cache misses overlap.
 const ROWS_READ: usize = 64;
 
-/// The working lists of one side of the update: the rows of a range of products, and the leads to them.
+/// The working lists of updating one side's related lists, kept from one fold-in to the next.
 #[derive(Debug, Default)]
-pub(super) struct Side {
+pub(super) struct Work {
     /// The moved pairs of the side's rows of one kind (a symmetric table's with those mirrored to them).
     pairs: Vec<Moved>,
     /// The mirrored pairs, before they are merged in.
     mirror: Vec<Moved>,
     /// Rows to update, of one kind.
     rows: Vec<u32>,
+    /// Rows updated, of all kinds.
+    touched: Vec<u32>,
     /// The working lists of updating one row.
-    row_work: RowWork,
-    /// The leads the side's rows change (to products of either side).
-    leads: Vec<LeadChange>,
-    /// The working lists of applying the changes to the side's products' leads.
-    lead_work: LeadWork,
+    row: RowWork,
 }
 
-impl Side {
-    /// Empties the lists, releasing what a large batch grew them to.
-    pub(super) fn clear(&mut self) {
-        fn empty<T>(v: &mut Vec<T>) {
+impl Work {
+    /// Empties the lists, releasing what a large batch grew beyond `kept` entries.
+    pub(super) fn clear(&mut self, kept: usize) {
+        for v in [&mut self.pairs, &mut self.mirror] {
             v.clear();
-            v.shrink_to(super::KEPT_CAPACITY);
+            v.shrink_to(kept);
         }
-        empty(&mut self.pairs);
-        empty(&mut self.mirror);
-        empty(&mut self.rows);
-        empty(&mut self.leads);
-        self.lead_work.clear(super::KEPT_CAPACITY);
+        for v in [&mut self.rows, &mut self.touched] {
+            v.clear();
+            v.shrink_to(kept);
+        }
     }
-}
-
-/// Updates the related lists in place, and the leads to the products they hold, for the `moved` pairs of each
-/// kind (sorted; a symmetric table's once, in the row of the smaller product) and the denominators that moved
-/// (`before`: the products' orders before, for bought together and next; their regular customers before, for
-/// same customers). A row whose denominator moved gets its listed scores rescaled (`count / rows with the
-/// product`, so they stay exact: the counts are read back from the scores), and each moved pair is tested
-/// again and enters, moves or leaves its row. No row is rebuilt from its full counts, and only leads whose
-/// count or listing moved are touched. Returns how many products had a row updated.
-///
-/// A large batch is updated on two threads, each the rows of a range of products (split where the moved pairs
-/// are about halved) and then the leads to them: each row and product's leads are updated as on one thread,
-/// so the result is the same.
-pub(super) fn update(
-    inner: &mut Inner,
-    settings: &Settings,
-    moved: &[Vec<Moved>; 4],
-    before: [&BTreeMap<u32, u32>; 2],
-    sides: &mut [Side; 2],
-    threads: usize,
-) -> usize {
-    // The lists are taken out of the state while they are updated: the updates read the rest of the state.
-    let mut related = std::mem::take(&mut inner.state.related);
-    let s = &inner.state;
-    let n = inner.incoming.len();
-    let total: usize = AUDIENCE_KINDS.iter().map(|&kind| moved[kind].len() * rows_per_pair(kind)).sum();
-    let split = if threads > 1 && total >= PARALLEL_MOVED { balance(moved, n) } else { n as u32 };
-    // In AUDIENCE_KINDS order.
-    let [together, next, _, same] = &mut related;
-    fn split_at(lists: &mut Lists, at: u32) -> (&mut Lists, &mut Lists) {
-        lists.split_at_mut((at as usize).min(lists.len()))
-    }
-    let (together, next, same) = (split_at(together, split), split_at(next, split), split_at(same, split));
-    let low = [together.0, next.0, same.0];
-    let high = [together.1, next.1, same.1];
-    let (incoming_low, incoming_high) = inner.incoming.split_at_mut(split as usize); // split <= n
-    let [first, second] = sides;
-    let touched = if split as usize >= n {
-        let touched = update_rows(s, settings, 0..split, low, moved, before, first);
-        leads::apply(incoming_low, 0, n, &[&first.leads], &mut first.lead_work);
-        touched
-    } else {
-        // Each side updates its rows, hands over the leads they change, and applies those to its products.
-        let handed: [OnceLock<Vec<LeadChange>>; 2] = [OnceLock::new(), OnceLock::new()];
-        let barrier = Barrier::new(2);
-        let side = |range: std::ops::Range<u32>,
-                    related: [&mut Lists; 3],
-                    incoming: &mut [Vec<Lead>],
-                    me: usize,
-                    work: &mut Side| {
-            let updated = catch_unwind(AssertUnwindSafe(|| {
-                update_rows(s, settings, range.clone(), related, moved, before, work)
-            }));
-            // Handed over and waited for even after a panic, so that the other side never waits forever.
-            let _ = handed[me].set(std::mem::take(&mut work.leads));
-            barrier.wait();
-            let updated = updated.unwrap_or_else(|panic| resume_unwind(panic));
-            let sources: Vec<&[LeadChange]> = handed.iter().filter_map(|h| h.get().map(Vec::as_slice)).collect();
-            leads::apply(incoming, range.start, n, &sources, &mut work.lead_work);
-            updated
-        };
-        let touched = std::thread::scope(|scope| {
-            let other = scope.spawn(|| side(0..split, low, incoming_low, 0, first));
-            let here = side(split..n as u32, high, incoming_high, 1, second);
-            here + other.join().unwrap_or_else(|panic| resume_unwind(panic))
-        });
-        let [a, b] = handed.map(OnceLock::into_inner);
-        first.leads = a.unwrap_or_default();
-        second.leads = b.unwrap_or_default();
-        touched
-    };
-    first.leads.clear();
-    second.leads.clear();
-    inner.state.related = related;
-    touched
 }
 
 /// The rows a moved pair of relation `kind` is updated in: both of a symmetric table's.
-fn rows_per_pair(kind: usize) -> usize {
+pub(super) fn rows_per_pair(kind: usize) -> usize {
     if relations::symmetric(kind) {
         2
     } else {
@@ -137,58 +50,36 @@ fn rows_per_pair(kind: usize) -> usize {
     }
 }
 
-/// Where to split the products so that the rows on either side have about as many moved pairs to update: at a
-/// product, from a histogram of the pairs over ranges of products.
-fn balance(moved: &[Vec<Moved>; 4], n: usize) -> u32 {
-    const RANGES: usize = 1024;
-    let n = n.max(1) as u64;
-    let range_of = |p: u32| (u64::from(p) * RANGES as u64 / n) as usize;
-    let mut pairs = [0usize; RANGES];
-    for kind in AUDIENCE_KINDS {
-        for m in &moved[kind] {
-            pairs[range_of(m.0).min(RANGES - 1)] += 1;
-            if relations::symmetric(kind) {
-                pairs[range_of(m.1).min(RANGES - 1)] += 1;
-            }
-        }
-    }
-    let total: usize = pairs.iter().sum();
-    let mut below = 0;
-    for (r, &here) in pairs.iter().enumerate() {
-        if 2 * (below + here) >= total {
-            // Split before or after this range, whichever leaves the halves closer.
-            let after = below + here;
-            let r = if total - 2 * below.min(total / 2) <= 2 * after - total { r } else { r + 1 };
-            return (r as u64 * n).div_ceil(RANGES as u64) as u32;
-        }
-        below += here;
-    }
-    n as u32
-}
-
-/// Updates the rows of products `range` of each kind (`related`, the lists of those rows in
-/// [`AUDIENCE_KINDS`] order) for the pairs of `moved` in them, noting the leads that change in `work.leads`.
-/// Returns how many products had a row updated.
-fn update_rows(
+/// Updates the related lists of side `me` of `sides` (`related`, its shares of the lists in [`AUDIENCE_KINDS`]
+/// order) for its `own` moved pairs, those mirrored to its rows from the moved pairs of every side (`all`),
+/// and the denominators that moved (`before`: the products' orders before, for bought together and next; their
+/// regular customers before, for same customers), noting the leads that change in `leads`. A row whose
+/// denominator moved gets its listed scores rescaled (`count / rows with the product`, so they stay exact: the
+/// counts are read back from the scores), and each moved pair is tested again and enters, moves or leaves its
+/// row. No row is rebuilt from its full counts. Returns how many products had a row updated.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn update_rows(
     s: &State,
     settings: &Settings,
-    range: std::ops::Range<u32>,
-    related: [&mut Lists; 3],
-    moved: &[Vec<Moved>; 4],
+    (me, sides): (usize, usize),
+    related: &mut [Blocks<'_, Vec<(u32, f32)>>; 3],
+    own: &[Vec<Moved>; 4],
+    all: &[&[Vec<Moved>; 4]],
     before: [&BTreeMap<u32, u32>; 2],
-    work: &mut Side,
+    work: &mut Work,
+    leads: &mut Vec<LeadChange>,
 ) -> usize {
-    let mut touched: Vec<u32> = Vec::new();
+    let Work { pairs, mirror, rows, touched, row } = work;
+    touched.clear();
     for ((slot, &kind), related) in AUDIENCE_KINDS.iter().enumerate().zip(related) {
         let before = before[usize::from(kind == SAME_CUSTOMERS)];
-        let Side { pairs, mirror, rows, row_work, leads, .. } = work;
-        let pairs = pairs_in(kind, &moved[kind], range.clone(), pairs, mirror);
+        let pairs = pairs_in(kind, &own[kind], all, (me, sides), pairs, mirror);
         rows.clear();
         rows.extend(pairs.chunk_by(|a, b| a.0 == b.0).map(|m| m[0].0));
-        rows.extend(before.range(range.clone()).map(|(&i, _)| i));
+        rows.extend(before.keys().filter(|&&i| side_of(i, sides) == me));
         rows.sort_unstable();
         rows.dedup();
-        update_kind(s, settings, kind, slot, related, range.start, rows, pairs, before, row_work, leads);
+        update_kind(s, settings, (kind, slot), related, rows, pairs, before, row, leads);
         touched.extend_from_slice(rows);
     }
     touched.sort_unstable();
@@ -196,16 +87,16 @@ fn update_rows(
     touched.len()
 }
 
-/// The moved pairs of relation `kind` in the rows of products `range`, sorted: those of `moved` in the range
-/// and, for a symmetric table, those mirrored to it (built in `pairs`, with `mirror`).
+/// The moved pairs of relation `kind` in the rows of side `me` of `sides`, sorted: its `own` and, for a
+/// symmetric table, those of every side's (`all`) mirrored to its rows (merged in `pairs`, with `mirror`).
 fn pairs_in<'a>(
     kind: usize,
-    moved: &'a [Moved],
-    range: std::ops::Range<u32>,
+    own: &'a [Moved],
+    all: &[&[Vec<Moved>; 4]],
+    (me, sides): (usize, usize),
     pairs: &'a mut Vec<Moved>,
     mirror: &mut Vec<Moved>,
 ) -> &'a [Moved] {
-    let own = &moved[moved.partition_point(|m| m.0 < range.start)..moved.partition_point(|m| m.0 < range.end)];
     if !relations::symmetric(kind) {
         return own;
     }
@@ -213,7 +104,14 @@ fn pairs_in<'a>(
     // diagonal).
     let key = |m: &Moved| (u64::from(m.0) << 32) | u64::from(m.1);
     mirror.clear();
-    mirror.extend(moved.iter().filter(|m| range.contains(&m.1)).map(|&(i, j, before, after)| (j, i, before, after)));
+    for moved in all {
+        mirror.extend(
+            moved[kind]
+                .iter()
+                .filter(|m| side_of(m.1, sides) == me)
+                .map(|&(i, j, before, after)| (j, i, before, after)),
+        );
+    }
     mirror.sort_unstable_by_key(key);
     pairs.clear();
     pairs.reserve(own.len() + mirror.len());
@@ -229,17 +127,14 @@ fn pairs_in<'a>(
     pairs
 }
 
-/// Updates the lists `related` (rows `lo..`) of relation `kind` (`slot` in [`AUDIENCE_KINDS`]) at `rows`
-/// for their `moved` pairs (sorted) and the denominators that moved (`before`), noting the leads that change in
-/// `leads`.
+/// Updates the lists `related` of relation `kind` (`slot` in [`AUDIENCE_KINDS`]) at `rows` for their `moved`
+/// pairs (sorted) and the denominators that moved (`before`), noting the leads that change in `leads`.
 #[allow(clippy::too_many_arguments)]
 fn update_kind(
     s: &State,
     settings: &Settings,
-    kind: usize,
-    slot: usize,
-    related: &mut [Vec<(u32, f32)>],
-    lo: u32,
+    (kind, slot): (usize, usize),
+    related: &mut Blocks<'_, Vec<(u32, f32)>>,
     rows: &[u32],
     moved: &[Moved],
     before: &BTreeMap<u32, u32>,
@@ -255,7 +150,7 @@ fn update_kind(
         let mut sum = 0u32;
         let end = from + moved[from..].partition_point(|m| m.0 <= window[window.len() - 1]);
         for &i in window {
-            let row = related.get((i - lo) as usize).map_or(&[][..], Vec::as_slice);
+            let row = related.get(i).map_or(&[][..], Vec::as_slice);
             sum = row.iter().step_by(8).fold(sum, |sum, e| sum.wrapping_add(e.0));
             sum = sum.wrapping_add(rows_with(s, kind, i));
         }
@@ -268,7 +163,7 @@ fn update_kind(
             let pairs = &moved[from..to];
             from = to;
             // Every product has a row (`grow` makes them before the changes are counted).
-            let Some(row) = related.get_mut((i - lo) as usize) else { continue };
+            let Some(row) = related.get_mut(i) else { continue };
             update_row(s, settings, kind, slot, i, row, pairs, before.get(&i).copied(), work, leads);
         }
     }

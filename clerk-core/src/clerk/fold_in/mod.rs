@@ -47,15 +47,17 @@ use std::collections::BTreeMap;
 
 mod leads;
 mod lists;
+mod sides;
 
 use super::analysis::{decay, next_window, threads, trace};
-use super::counts::{apply_changes, Moved, Row};
-use super::relations::{NEXT, SAME_CUSTOMERS, TOGETHER};
+use super::counts::{Moved, Row};
+use super::relations::{self, NEXT, SAME_CUSTOMERS, TOGETHER};
 use super::settings::Settings;
 use super::state::{HistItem, State};
 use super::{Inner, AUDIENCE_KINDS};
 use crate::domain::{Order, DAY};
 use crate::model::FoldInStats;
+use sides::Change;
 
 /// Count changes gathered before they are applied: enough for large batches to be applied row by row, few
 /// enough to bound the memory they take (few in tests, which then apply them in several steps).
@@ -146,7 +148,7 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         }
         stats.orders += 1;
         if changes.pending.iter().map(Vec::len).sum::<usize>() > PENDING_CHANGES {
-            changes.count(&mut inner.state, threads);
+            changes.count(&mut inner.state);
         }
     }
     let s = &mut inner.state;
@@ -154,10 +156,7 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         s.latest.max(orders.iter().filter(|o| !o.lines.is_empty()).map(|o| o.time.secs()).max().unwrap_or(s.latest));
     let gathered = clock.elapsed();
     let pending: [usize; 4] = std::array::from_fn(|kind| changes.pending[kind].len());
-    changes.count(s, threads);
-    let counted = clock.elapsed();
-    // Once for the whole batch: only the related lists' ranking reads the ids' ranks.
-    inner.state.rank_new_ids();
+    // Once for the whole batch (in `apply`): only the related lists' ranking reads the ids' ranks.
     stats.products_touched = changes.apply(inner, settings, threads);
     changes.clear();
     inner.fold_changes = changes;
@@ -165,14 +164,13 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         // Where a slow fold-in's time went: the changes of each table (bought together, next, same customers).
         let done = clock.elapsed();
         eprintln!(
-            "fold-in: {} orders, {} + {} + {} count changes; gathered in {} us, counted {} us, lists updated {} us",
+            "fold-in: {} orders, {} + {} + {} count changes; gathered in {} us, counted and lists updated {} us",
             stats.orders,
             pending[TOGETHER],
             pending[NEXT],
             pending[SAME_CUSTOMERS],
             gathered.as_micros(),
-            (counted - gathered).as_micros(),
-            (done - counted).as_micros()
+            (done - gathered).as_micros()
         );
     }
     stats
@@ -248,30 +246,21 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
     }
 }
 
-/// Count changes from which a fold-in applies them on two threads: below, starting a thread costs more than it
-/// saves (few in tests, so that their fold-ins take both ways). Measured on the shared 2-core machine with the
-/// hash rows: under load (2.5-4.5) two threads were a tenth slower than one from 4,096 changes; on a quiet
-/// machine they took the p99 of the Complete Journey single-order fold-ins from 1.47-1.51 to 1.35-1.38 ms
-/// (each order's fastest of 3 runs). A host that analyses beside its own work can set `threads` to 1.
-const PARALLEL_CHANGES: usize = if cfg!(test) { 16 } else { 4096 };
-
 /// What a fold-in changes, per relation kind (indexed like [`State::related`]), and its working lists: emptied
 /// after each fold-in but kept allocated for the next (up to [`KEPT_CAPACITY`] entries each): growing them
 /// from empty every time was much of the fifth of a fold-in's time spent in the allocator.
 #[derive(Debug, Default)]
 pub(super) struct Changes {
     /// Count changes not applied yet: `(i, j, by)`.
-    pending: [Vec<(u32, u32, i32)>; 4],
-    /// Pairs whose count moved, sorted by `(i, j)`.
+    pending: [Vec<Change>; 4],
+    /// Pairs whose count moved in the steps of a large batch before its last, sorted by `(i, j)`.
     moved: [Vec<Moved>; 4],
     /// Products whose orders moved (the denominator of bought together and next), with their orders before.
     orders_before: BTreeMap<u32, u32>,
     /// Products whose regular customers moved (the denominator of same customers), with the count before.
     regulars_before: BTreeMap<u32, u32>,
-    /// The moved pairs of the second thread.
-    side: [Vec<Moved>; 4],
-    /// The working lists of updating the related lists and leads, per side (range of products).
-    sides: [lists::Side; 2],
+    /// The working lists of each side (see [`sides`]).
+    sides: [sides::Side; 2],
 }
 
 /// The most entries a kept buffer holds on to between fold-ins: a large batch's millions of changes are not
@@ -290,8 +279,8 @@ impl Changes {
         let mut changes = Changes::default();
         for kind in AUDIENCE_KINDS {
             changes.pending[kind].reserve(FIRST_CAPACITY);
-            changes.moved[kind].reserve(FIRST_CAPACITY);
         }
+        changes.sides.iter_mut().for_each(|side| side.reserve(FIRST_CAPACITY));
         changes
     }
 
@@ -303,15 +292,13 @@ impl Changes {
         }
         self.pending.iter_mut().for_each(empty);
         self.moved.iter_mut().for_each(empty);
-        self.side.iter_mut().for_each(empty);
-        self.sides.iter_mut().for_each(lists::Side::clear);
+        self.sides.iter_mut().for_each(|side| side.clear(KEPT_CAPACITY));
         self.orders_before.clear();
         self.regulars_before.clear();
     }
 
-    /// Applies the pending count changes, a row at a time; those of a large batch on two threads, when
-    /// `threads` allows.
-    fn count(&mut self, s: &mut State, threads: usize) {
+    /// Sorts the pending count changes, merging those of the same pair.
+    fn sort(&mut self) {
         for kind in AUDIENCE_KINDS {
             let pending = &mut self.pending[kind];
             // Stable sort: it merges the runs the changes come in, already in order within each.
@@ -324,62 +311,31 @@ impl Changes {
                 same
             });
         }
-        let again: [bool; 4] = std::array::from_fn(|kind| !self.moved[kind].is_empty());
-        let tables = [(TOGETHER, &mut s.together), (NEXT, &mut s.next), (SAME_CUSTOMERS, &mut s.regulars)];
-        let total: usize = self.pending.iter().map(Vec::len).sum();
-        if threads > 1 && total >= PARALLEL_CHANGES {
-            let (pending, side) = (&self.pending, &mut self.side);
-            let [mut first, mut second] = [Vec::new(), Vec::new()];
-            for (kind, counts) in tables {
-                let [a, b] = counts.split_changes(&pending[kind]);
-                first.push((kind, a));
-                second.push((kind, b));
-            }
-            let moved = &mut self.moved;
-            std::thread::scope(|scope| {
-                let other = scope.spawn(move || {
-                    for (kind, (rows, offset, changes)) in second {
-                        apply_changes(rows, offset, changes, &mut side[kind]);
-                    }
-                });
-                for (kind, (rows, offset, changes)) in first {
-                    apply_changes(rows, offset, changes, &mut moved[kind]);
-                }
-                if let Err(panic) = other.join() {
-                    std::panic::resume_unwind(panic);
-                }
-            });
-            for kind in AUDIENCE_KINDS {
-                // The second thread's rows come after the first's.
-                self.moved[kind].append(&mut self.side[kind]);
-            }
-        } else {
-            for (kind, counts) in tables {
-                counts.apply_changes(&self.pending[kind], &mut self.moved[kind]);
-            }
-        }
-        for kind in AUDIENCE_KINDS {
-            self.pending[kind].clear();
-            if again[kind] {
-                // A pair moved by several batches: its count before the first, after the last.
-                let moved = &mut self.moved[kind];
-                moved.sort_by_key(|m| (m.0, m.1));
-                moved.dedup_by(|later, kept| {
-                    let same = (later.0, later.1) == (kept.0, kept.1);
-                    if same {
-                        kept.3 = later.3;
-                    }
-                    same
-                });
-            }
-        }
     }
 
-    /// Updates the related lists in place, and the leads to the products they hold (see [`lists::update`]).
-    /// Returns how many products had a row updated.
+    /// Applies the pending count changes of a step of a large batch, noting the moved pairs.
+    fn count(&mut self, s: &mut State) {
+        self.sort();
+        sides::count(s, &self.pending, &mut self.moved);
+        self.pending.iter_mut().for_each(Vec::clear);
+    }
+
+    /// Applies the last pending count changes and updates the related lists in place, and the leads to the
+    /// products they hold (see [`sides::update`]). Returns how many products had a row updated.
     fn apply(&mut self, inner: &mut Inner, settings: &Settings, threads: usize) -> usize {
+        self.sort();
+        // Rows rescaled from so many rows read their listed counts from the counts (see `listed_count`),
+        // which the sides cannot read while they count: counted first, as are the steps of a large batch.
+        let large = |before: &BTreeMap<u32, u32>| before.values().any(|&n| relations::listed_count_reads_counts(n));
+        let counted_before =
+            self.moved.iter().any(|m| !m.is_empty()) || large(&self.orders_before) || large(&self.regulars_before);
+        if counted_before {
+            self.count(&mut inner.state);
+        }
+        inner.state.rank_new_ids();
         let before = [&self.orders_before, &self.regulars_before];
-        lists::update(inner, settings, &self.moved, before, &mut self.sides, threads)
+        let counted = counted_before.then_some(&self.moved);
+        sides::update(inner, settings, &self.pending, counted, before, &mut self.sides, threads)
     }
 }
 
