@@ -1,4 +1,5 @@
 //! The leads to each product (who lists it, with the pair's count), changed after a fold-in's related lists.
+use super::search::{likely_place, seek};
 use super::sides::{side_of, Blocks};
 use crate::clerk::Lead;
 
@@ -63,7 +64,7 @@ pub(super) fn apply(
         for &(a, _) in window {
             let (j, source, _, _) = mine[a];
             if let Some(list) = incoming.get(j) {
-                sum = sum.wrapping_add(list.get(likely_place(list, source, n)).map_or(0, |l| l.source));
+                sum = sum.wrapping_add(list.get(likely_place(list.len(), source, n)).map_or(0, |l| l.source));
             }
         }
         std::hint::black_box(sum);
@@ -76,50 +77,6 @@ pub(super) fn apply(
     }
 }
 
-/// Where `source` likely is in a list of leads sorted by source: sources spread about evenly over the `n`
-/// product indices.
-fn likely_place(list: &[Lead], source: u32, n: usize) -> usize {
-    (u64::from(source) * list.len() as u64 / n.max(1) as u64) as usize
-}
-
-/// The first position at or after `from` of `list` (sorted by source) whose source is not below `source`: one
-/// probe at its likely place, then steps doubling away from it until `source` is passed, then a binary search
-/// between the last two.
-fn seek(list: &[Lead], source: u32, from: usize, n: usize) -> usize {
-    let len = list.len();
-    if len - from <= 8 {
-        return from + list[from..].partition_point(|l| l.source < source);
-    }
-    let guess = likely_place(list, source, n).clamp(from, len - 1);
-    let (mut lo, mut hi) = (from, len);
-    let mut step = 1;
-    if list[guess].source < source {
-        lo = guess + 1;
-        while lo + step <= len {
-            let at = lo + step - 1;
-            if list[at].source < source {
-                lo = at + 1;
-                step *= 2;
-            } else {
-                hi = at;
-                break;
-            }
-        }
-    } else {
-        hi = guess;
-        while hi >= lo + step {
-            let at = hi - step;
-            if list[at].source < source {
-                lo = at + 1;
-                break;
-            }
-            hi = at;
-            step *= 2;
-        }
-    }
-    lo + list[lo..hi].partition_point(|l| l.source < source)
-}
-
 /// Applies the `changes` of one product (sorted by source and slot) to its `list` of leads, in place: a best
 /// seller's list holds thousands of leads, and copying it whole for each that comes or goes was much of the
 /// time of a large fold-in's leads. New leads are noted in `new` with the place they go, then put in from the
@@ -129,7 +86,7 @@ fn apply_product_leads(list: &mut Vec<Lead>, changes: &[LeadChange], n: usize, n
     let mut emptied = false;
     let mut from = 0;
     for &(_, source, slot, count) in changes {
-        from = seek(list, source, from, n);
+        from = seek(list, |l| l.source, source, from, n);
         match list.get_mut(from) {
             Some(lead) if lead.source == source => {
                 lead.counts[slot] = count;
@@ -231,20 +188,6 @@ mod tests {
                 apply(&mut share, me, 2, n, &[&a, &b], &mut LeadWork::default());
             }
             prop_assert_eq!(dealt, whole);
-        }
-
-        /// `seek` finds the first source not below the one sought, from any start and whatever the guide.
-        #[test]
-        fn seek_is_a_partition_point(
-            sources in prop::collection::btree_set(0..5_000u32, 0..400),
-            source in 0..5_100u32,
-            from in 0..400usize,
-            n in 1..6_000usize,
-        ) {
-            let list: Vec<Lead> = sources.iter().map(|&source| Lead { source, counts: [1, 0, 0] }).collect();
-            let from = from.min(list.len());
-            let expected = from + list[from..].partition_point(|l| l.source < source);
-            prop_assert_eq!(seek(&list, source, from, n), expected);
         }
     }
 }

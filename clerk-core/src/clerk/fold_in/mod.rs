@@ -47,6 +47,7 @@ use std::collections::BTreeMap;
 
 mod leads;
 mod lists;
+mod search;
 mod sides;
 
 use super::analysis::{decay, next_window, threads, trace};
@@ -57,6 +58,7 @@ use super::state::{HistItem, State};
 use super::{Inner, AUDIENCE_KINDS};
 use crate::domain::{Order, DAY};
 use crate::model::FoldInStats;
+use search::{likely_place, seek};
 use sides::Change;
 
 /// Count changes gathered before they are applied: enough for large batches to be applied row by row, few
@@ -88,21 +90,20 @@ pub(super) fn fold_in(inner: &mut Inner, settings: &Settings, orders: &[Order]) 
         let s = &mut inner.state;
         let t = order.time.secs();
         s.orders += 1;
-        for &p in &products {
+        // The same for every product of the order.
+        let age = s.reference - t;
+        let popularity = decay(age, settings.popularity_half_life_days);
+        let recent = age < (settings.trending_recent_days * DAY as f64) as i64;
+        for (k, &p) in products.iter().enumerate() {
             // A product's order count is the denominator of its bought-together and bought-next scores.
             changes.orders_before.entry(p).or_insert(s.product_orders[p as usize]);
             s.product_orders[p as usize] += 1;
-            let age = s.reference - t;
-            s.popularity[p as usize] += decay(age, settings.popularity_half_life_days);
-            if age < (settings.trending_recent_days * DAY as f64) as i64 {
+            s.popularity[p as usize] += popularity;
+            if recent {
                 s.recent[p as usize] += 1;
             }
             // Held once per pair, in the row of the smaller product (mirrored when the lists are updated).
-            for &q in &products {
-                if q > p {
-                    changes.pending[TOGETHER].push((p, q, 1));
-                }
-            }
+            changes.pending[TOGETHER].extend(products[k + 1..].iter().map(|&q| (p, q, 1)));
         }
 
         if let Some(key) = order.buyer_key() {
@@ -189,10 +190,24 @@ fn sorted_difference<'a>(a: &'a [u32], b: &'a [u32]) -> impl Iterator<Item = u32
 fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, products: &[u32], changes: &mut Changes) {
     let s = &mut inner.state;
     let age = s.reference - t;
-    // Products the order makes regulars of the customer (bought a second time), in product order.
-    let mut became: Vec<u32> = Vec::new();
+    let (decayed, decayed_long) = (decay(age, settings.half_life_days), decay(age, settings.long_half_life_days));
+    let customers = s.customers.len();
+    // Where the customer is among each product's buyers, read first so that the cache misses overlap (see
+    // `search`): a best seller has thousands of buyers.
+    let mut sum = 0u32;
     for &p in products {
-        let hist = &mut s.history[c];
+        let buyers = &inner.buyers_of[p as usize];
+        sum = sum.wrapping_add(buyers.get(likely_place(buyers.len(), c as u32, customers)).copied().unwrap_or(0));
+    }
+    std::hint::black_box(sum);
+    // Products the order makes regulars of the customer (bought a second time), in product order; and the
+    // products new to the customer, with the place each goes in the history, put in at the end in one pass.
+    let mut became: Vec<u32> = Vec::new();
+    let mut new: Vec<(usize, HistItem)> = Vec::new();
+    let hist = &mut s.history[c];
+    for &p in products {
+        let buyers = &mut inner.buyers_of[p as usize];
+        let at = seek(buyers, |&b| b, c as u32, 0, customers);
         match hist.binary_search_by_key(&p, |h| h.product) {
             Ok(k) => {
                 if hist[k].count == 1 {
@@ -206,27 +221,27 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
                 h.count += 1;
                 h.first = h.first.min(t);
                 h.last = h.last.max(t);
-                h.decayed += decay(age, settings.half_life_days);
-                h.decayed_long += decay(age, settings.long_half_life_days);
-                let at = inner.buyers_of[p as usize].partition_point(|&b| b < c as u32);
+                h.decayed += decayed;
+                h.decayed_long += decayed_long;
                 inner.buyer_items[p as usize][at] = *h;
             }
             Err(k) => {
-                let item = HistItem {
-                    product: p,
-                    count: 1,
-                    first: t,
-                    last: t,
-                    decayed: decay(age, settings.half_life_days),
-                    decayed_long: decay(age, settings.long_half_life_days),
-                };
-                hist.insert(k, item);
+                let item = HistItem { product: p, count: 1, first: t, last: t, decayed, decayed_long };
+                new.push((k, item));
                 s.buyers[p as usize] += 1;
-                let buyers = &mut inner.buyers_of[p as usize];
-                let at = buyers.partition_point(|&b| b < c as u32);
                 buyers.insert(at, c as u32);
                 inner.buyer_items[p as usize].insert(at, item);
             }
+        }
+    }
+    if !new.is_empty() {
+        let old = hist.len();
+        hist.resize(old + new.len(), new[0].1);
+        let mut end = old;
+        for (k, &(at, item)) in new.iter().enumerate().rev() {
+            hist.copy_within(at..end, at + k + 1);
+            hist[at + k] = item;
+            end = at;
         }
     }
     if became.is_empty() {
