@@ -1,6 +1,5 @@
 //! The leads to each product (who lists it, with the pair's count), changed after a fold-in's related lists.
 use super::search::{likely_place, seek};
-use super::sides::{side_of, Blocks};
 use crate::clerk::Lead;
 
 /// A change to the leads: `(product, source, slot in AUDIENCE_KINDS, count)`, applied after all rows are
@@ -33,24 +32,17 @@ impl LeadWork {
     }
 }
 
-/// Applies the changes of `sources` to the leads of the products of side `me` of `sides` (`incoming`, its share
-/// of the leads; `n` products in all), a
+/// Applies the changes of `sources` to the leads of products `lo..` (`incoming`; `n` products in all), a
 /// product at a time: sorted by product, the changes to one product's leads are applied in one walk of its
 /// list. The list of a best seller holds thousands of sources, and a binary search of it takes a cache miss
 /// per halving: each source is found from its likely place instead (see [`seek`]), and the likely places of a
 /// window of products are read first, so that their misses overlap.
-pub(super) fn apply(
-    incoming: &mut Blocks<'_, Vec<Lead>>,
-    me: usize,
-    sides: usize,
-    n: usize,
-    sources: &[&[LeadChange]],
-    work: &mut LeadWork,
-) {
+pub(super) fn apply(incoming: &mut [Vec<Lead>], lo: u32, n: usize, sources: &[&[LeadChange]], work: &mut LeadWork) {
+    let hi = u64::from(lo) + incoming.len() as u64;
     let LeadWork { mine, groups, new } = work;
     mine.clear();
     for changes in sources {
-        mine.extend(changes.iter().filter(|c| side_of(c.0, sides) == me));
+        mine.extend(changes.iter().filter(|c| (u64::from(lo)..hi).contains(&u64::from(c.0))));
     }
     mine.sort_unstable_by_key(|&(j, source, slot, _)| (j, source, slot));
     groups.clear();
@@ -63,14 +55,14 @@ pub(super) fn apply(
         let mut sum = 0u32;
         for &(a, _) in window {
             let (j, source, _, _) = mine[a];
-            if let Some(list) = incoming.get(j) {
+            if let Some(list) = incoming.get((j - lo) as usize) {
                 sum = sum.wrapping_add(list.get(likely_place(list.len(), source, n)).map_or(0, |l| l.source));
             }
         }
         std::hint::black_box(sum);
         for &(a, b) in window {
             let group = &mine[a..b];
-            if let Some(list) = incoming.get_mut(group[0].0) {
+            if let Some(list) = incoming.get_mut((group[0].0 - lo) as usize) {
                 apply_product_leads(list, group, n, new);
             }
         }
@@ -156,13 +148,14 @@ mod tests {
             prop_assert_eq!(list, expected);
         }
 
-        /// Changes from two sources applied by two sides, each to the leads of its products, end as all of
-        /// them applied to all products at once.
+        /// Changes from two sources applied to ranges of products, a range at a time, end as all of them
+        /// applied to all products at once.
         #[test]
         fn leads_split_between_two_sides_end_as_applied_whole(
             start in prop::collection::vec(prop::collection::btree_map(0..60u32, prop::array::uniform3(0..3u32), 0..8), 1..300),
             changes in prop::collection::btree_map((0..300u32, 0..60u32, 0..3usize), 0..3u32, 0..80),
             halves in prop::collection::vec(any::<bool>(), 80),
+            width in 1..400usize,
         ) {
             let n = start.len();
             let lists: Vec<Vec<Lead>> = start
@@ -180,14 +173,13 @@ mod tests {
                 if halves[k] { a.push(c) } else { b.push(c) }
             }
             let mut whole = lists.clone();
-            for mut all_of in Blocks::deal(&mut whole, 1) {
-                apply(&mut all_of, 0, 1, n, &[&all], &mut LeadWork::default());
+            apply(&mut whole, 0, n, &[&all], &mut LeadWork::default());
+            // In ranges of `width` products, each from both sources.
+            let mut ranges = lists;
+            for (k, range) in ranges.chunks_mut(width).enumerate() {
+                apply(range, (k * width) as u32, n, &[&a, &b], &mut LeadWork::default());
             }
-            let mut dealt = lists;
-            for (me, mut share) in Blocks::deal(&mut dealt, 2).into_iter().enumerate() {
-                apply(&mut share, me, 2, n, &[&a, &b], &mut LeadWork::default());
-            }
-            prop_assert_eq!(dealt, whole);
+            prop_assert_eq!(ranges, whole);
         }
     }
 }

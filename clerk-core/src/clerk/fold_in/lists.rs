@@ -2,12 +2,13 @@
 use std::collections::BTreeMap;
 
 use super::leads::LeadChange;
-use super::sides::{side_of, Blocks};
 use crate::clerk::counts::Moved;
 use crate::clerk::relations::{self, listed_count, rows_with, significant_pair, SAME_CUSTOMERS};
 use crate::clerk::settings::Settings;
 use crate::clerk::state::State;
-use crate::clerk::AUDIENCE_KINDS;
+
+/// The related lists of a range of products, of one kind.
+pub(super) type Lists = [Vec<(u32, f32)>];
 
 /// Rows whose related lists are read together before they are updated, so that their cache misses overlap.
 const ROWS_READ: usize = 64;
@@ -19,10 +20,8 @@ pub(super) struct Work {
     pairs: Vec<Moved>,
     /// The mirrored pairs, before they are merged in.
     mirror: Vec<Moved>,
-    /// Rows to update, of one kind.
+    /// Rows to update.
     rows: Vec<u32>,
-    /// Rows updated, of all kinds.
-    touched: Vec<u32>,
     /// The working lists of updating one row.
     row: RowWork,
 }
@@ -34,10 +33,8 @@ impl Work {
             v.clear();
             v.shrink_to(kept);
         }
-        for v in [&mut self.rows, &mut self.touched] {
-            v.clear();
-            v.shrink_to(kept);
-        }
+        self.rows.clear();
+        self.rows.shrink_to(kept);
     }
 }
 
@@ -50,73 +47,74 @@ pub(super) fn rows_per_pair(kind: usize) -> usize {
     }
 }
 
-/// Updates the related lists of side `me` of `sides` (`related`, its shares of the lists in [`AUDIENCE_KINDS`]
-/// order) for its `own` moved pairs, those mirrored to its rows from the moved pairs of every side (`all`),
-/// and the denominators that moved (`before`: the products' orders before, for bought together and next; their
-/// regular customers before, for same customers), noting the leads that change in `leads`. A row whose
-/// denominator moved gets its listed scores rescaled (`count / rows with the product`, so they stay exact: the
-/// counts are read back from the scores), and each moved pair is tested again and enters, moves or leaves its
-/// row. No row is rebuilt from its full counts. Returns how many products had a row updated.
+/// Updates the related lists of relation `kind` (`slot` in `AUDIENCE_KINDS`) of products `lo..` (`related`)
+/// for the moved pairs of their rows (`own`: sorted lists, in practice one; `mirrored`: a symmetric table's
+/// pairs mirrored to their rows, in any order) and the denominators that moved (`before`: the products' orders
+/// before, for bought together and next; their regular customers before, for same customers), noting the leads
+/// that change in `leads` and the rows updated in `touched`. A row whose denominator moved gets its listed
+/// scores rescaled (`count / rows with the product`, so they stay exact: the counts are read back from the
+/// scores), and each moved pair is tested again and enters, moves or leaves its row. No row is rebuilt from its
+/// full counts.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn update_rows(
     s: &State,
     settings: &Settings,
-    (me, sides): (usize, usize),
-    related: &mut [Blocks<'_, Vec<(u32, f32)>>; 3],
-    own: &[Vec<Moved>; 4],
-    all: &[&[Vec<Moved>; 4]],
+    (kind, slot): (usize, usize),
+    lo: u32,
+    related: &mut Lists,
+    own: &[&[Moved]],
+    mirrored: &[&[Moved]],
     before: [&BTreeMap<u32, u32>; 2],
     work: &mut Work,
     leads: &mut Vec<LeadChange>,
-) -> usize {
-    let Work { pairs, mirror, rows, touched, row } = work;
-    touched.clear();
-    for ((slot, &kind), related) in AUDIENCE_KINDS.iter().enumerate().zip(related) {
-        let before = before[usize::from(kind == SAME_CUSTOMERS)];
-        let pairs = pairs_in(kind, &own[kind], all, (me, sides), pairs, mirror);
-        rows.clear();
-        rows.extend(pairs.chunk_by(|a, b| a.0 == b.0).map(|m| m[0].0));
-        rows.extend(before.keys().filter(|&&i| side_of(i, sides) == me));
-        rows.sort_unstable();
-        rows.dedup();
-        update_kind(s, settings, (kind, slot), related, rows, pairs, before, row, leads);
-        touched.extend_from_slice(rows);
-    }
-    touched.sort_unstable();
-    touched.dedup();
-    touched.len()
+    touched: &mut Vec<u32>,
+) {
+    let Work { pairs, mirror, rows, row } = work;
+    let before = before[usize::from(kind == SAME_CUSTOMERS)];
+    let hi = u64::from(lo) + related.len() as u64;
+    let pairs = pairs_in(own, mirrored, pairs, mirror);
+    rows.clear();
+    rows.extend(pairs.chunk_by(|a, b| a.0 == b.0).map(|m| m[0].0));
+    rows.extend(before.range(lo..).map(|(&i, _)| i).take_while(|&i| u64::from(i) < hi));
+    rows.sort_unstable();
+    rows.dedup();
+    update_kind(s, settings, (kind, slot), related, lo, rows, pairs, before, row, leads);
+    touched.extend_from_slice(rows);
 }
 
-/// The moved pairs of relation `kind` in the rows of side `me` of `sides`, sorted: its `own` and, for a
-/// symmetric table, those of every side's (`all`) mirrored to its rows (merged in `pairs`, with `mirror`).
+/// The moved pairs of some rows, sorted: their `own` pairs (each list sorted; in practice one) merged with the
+/// `mirrored` pairs (in `pairs`, those mirrored sorted in `mirror`). One list of their own and none mirrored is
+/// used as it is.
 fn pairs_in<'a>(
-    kind: usize,
-    own: &'a [Moved],
-    all: &[&[Vec<Moved>; 4]],
-    (me, sides): (usize, usize),
+    own: &[&'a [Moved]],
+    mirrored: &[&[Moved]],
     pairs: &'a mut Vec<Moved>,
     mirror: &mut Vec<Moved>,
 ) -> &'a [Moved] {
-    if !relations::symmetric(kind) {
-        return own;
+    let mut lists = own.iter().filter(|l| !l.is_empty());
+    let only = match (lists.next(), lists.next()) {
+        (None, _) => &[][..],
+        (Some(&only), None) => only,
+        // Several lists of their own: all sorted together.
+        _ => {
+            pairs.clear();
+            pairs.extend(own.iter().chain(mirrored).flat_map(|l| l.iter()));
+            pairs.sort_unstable_by_key(|m| (m.0, m.1));
+            return pairs;
+        }
+    };
+    if mirrored.iter().all(|l| l.is_empty()) {
+        return only;
     }
-    // Sorted on one integer key, and merged with the pairs held in the rows (all on the other side of the
-    // diagonal).
+    // Sorted on one integer key, and merged with the rows' own pairs (all on the other side of the diagonal).
     let key = |m: &Moved| (u64::from(m.0) << 32) | u64::from(m.1);
     mirror.clear();
-    for moved in all {
-        mirror.extend(
-            moved[kind]
-                .iter()
-                .filter(|m| side_of(m.1, sides) == me)
-                .map(|&(i, j, before, after)| (j, i, before, after)),
-        );
-    }
+    mirror.extend(mirrored.iter().flat_map(|l| l.iter()));
     mirror.sort_unstable_by_key(key);
     pairs.clear();
-    pairs.reserve(own.len() + mirror.len());
+    pairs.reserve(only.len() + mirror.len());
     let mut r = 0;
-    for m in own {
+    for m in only {
         while r < mirror.len() && key(&mirror[r]) < key(m) {
             pairs.push(mirror[r]);
             r += 1;
@@ -127,14 +125,16 @@ fn pairs_in<'a>(
     pairs
 }
 
-/// Updates the lists `related` of relation `kind` (`slot` in [`AUDIENCE_KINDS`]) at `rows` for their `moved`
-/// pairs (sorted) and the denominators that moved (`before`), noting the leads that change in `leads`.
+/// Updates the lists `related` (of products `lo..`) of relation `kind` (`slot` in `AUDIENCE_KINDS`) at
+/// `rows` for their `moved` pairs (sorted) and the denominators that moved (`before`), noting the leads that
+/// change in `leads`.
 #[allow(clippy::too_many_arguments)]
 fn update_kind(
     s: &State,
     settings: &Settings,
     (kind, slot): (usize, usize),
-    related: &mut Blocks<'_, Vec<(u32, f32)>>,
+    related: &mut Lists,
+    lo: u32,
     rows: &[u32],
     moved: &[Moved],
     before: &BTreeMap<u32, u32>,
@@ -150,7 +150,7 @@ fn update_kind(
         let mut sum = 0u32;
         let end = from + moved[from..].partition_point(|m| m.0 <= window[window.len() - 1]);
         for &i in window {
-            let row = related.get(i).map_or(&[][..], Vec::as_slice);
+            let row = related.get((i - lo) as usize).map_or(&[][..], Vec::as_slice);
             sum = row.iter().step_by(8).fold(sum, |sum, e| sum.wrapping_add(e.0));
             sum = sum.wrapping_add(rows_with(s, kind, i));
         }
@@ -163,7 +163,7 @@ fn update_kind(
             let pairs = &moved[from..to];
             from = to;
             // Every product has a row (`grow` makes them before the changes are counted).
-            let Some(row) = related.get_mut(i) else { continue };
+            let Some(row) = related.get_mut((i - lo) as usize) else { continue };
             update_row(s, settings, kind, slot, i, row, pairs, before.get(&i).copied(), work, leads);
         }
     }
@@ -185,7 +185,7 @@ pub(super) struct RowWork {
     merged: Vec<(u32, f32)>,
 }
 
-/// Updates row `i` of relation `kind` (`slot` in [`AUDIENCE_KINDS`]) for its `moved` pairs and, when its
+/// Updates row `i` of relation `kind` (`slot` in `AUDIENCE_KINDS`) for its `moved` pairs and, when its
 /// denominator moved, the denominator it had before; notes the leads that change in `leads`.
 ///
 /// The result is the row [`relations::top`] would rank from the listed entries that stay and the moved pairs

@@ -274,8 +274,10 @@ pub(super) struct Changes {
     orders_before: BTreeMap<u32, u32>,
     /// Products whose regular customers moved (the denominator of same customers), with the count before.
     regulars_before: BTreeMap<u32, u32>,
-    /// The working lists of each side (see [`sides`]).
+    /// The working lists of each thread (see [`sides`]).
     sides: [sides::Side; 2],
+    /// Per kind, where its rows are cut into units of work (see [`sides`]).
+    cuts: [Vec<u32>; 3],
 }
 
 /// The most entries a kept buffer holds on to between fold-ins: a large batch's millions of changes are not
@@ -316,8 +318,12 @@ impl Changes {
     fn sort(&mut self) {
         for kind in AUDIENCE_KINDS {
             let pending = &mut self.pending[kind];
-            // Stable sort: it merges the runs the changes come in, already in order within each.
-            pending.sort_by_key(|&(i, j, _)| (u64::from(i) << 32) | u64::from(j));
+            // Stable sort: it merges the runs the changes come in, already in order within each (an order's
+            // pairs bought together and same-customers changes come sorted, and are not sorted again).
+            let key = |&(i, j, _): &Change| (u64::from(i) << 32) | u64::from(j);
+            if !pending.is_sorted_by_key(key) {
+                pending.sort_by_key(key);
+            }
             pending.dedup_by(|later, kept| {
                 let same = (later.0, later.1) == (kept.0, kept.1);
                 if same {
@@ -350,7 +356,7 @@ impl Changes {
         inner.state.rank_new_ids();
         let before = [&self.orders_before, &self.regulars_before];
         let counted = counted_before.then_some(&self.moved);
-        sides::update(inner, settings, &self.pending, counted, before, &mut self.sides, threads)
+        sides::update(inner, settings, &self.pending, counted, before, &mut self.sides, &mut self.cuts, threads)
     }
 }
 

@@ -1,20 +1,26 @@
-//! A fold-in's work on one or two threads ("sides"): counting the changes, updating the related lists, then the
-//! leads to the products they hold.
+//! A fold-in's work on one or two threads: counting the changes, updating the related lists, then the leads to
+//! the products they hold.
 //!
-//! Products are dealt to the sides in alternate blocks (of [`BLOCK_SHIFT`]): each side counts the changes to its
-//! products' rows, updates their related lists and then the leads to them, so every row and list is updated as
-//! on one thread, and the result is the same. Blocks spread the best sellers (which cluster in the catalog
-//! order) and the rarely sold products (whose unfilled rows test more pairs) over both sides, where a split
-//! into two ranges left one side with two fifths more to do. Both sides run in one scope and wait for each
-//! other at two barriers, where the moved pairs (for a symmetric table's mirrored pairs) and then the leads'
-//! changes are handed over: one thread started per fold-in, not one per phase (a start took 20-100 us).
+//! Each kind's rows are cut into units of about [`UNIT_CHANGES`] count changes (one unit per kind on one
+//! thread), and the leads into units of [`LEAD_UNIT`] products. In each of the three phases (count the changes
+//! to a unit's rows, update their related lists, change the leads to a unit's products) the threads claim
+//! units one at a time until none is left: a thread that starts late (a start takes 20-100 us on the shared
+//! 2-core machine) or meets the heavier rows does less, where a fixed split left one thread waiting for the
+//! other for up to a fifth of the fold-in, whichever way it was cut. Units of changes, not of products, keep
+//! enough changes together for their cache misses to overlap (see [`apply_changes`]). Each row and each
+//! product's leads is updated by one thread, as on one, so the result is the same whatever the threads.
+//! Between the phases the threads wait for each other and hand over what the next phase reads: each unit's
+//! moved pairs and a symmetric table's pairs mirrored to it, then the leads' changes to each unit's products.
+//! One thread is started per fold-in, not one per phase.
 use std::collections::BTreeMap;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
-use std::sync::{Barrier, OnceLock};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Barrier, Mutex, OnceLock, PoisonError};
 
 use super::leads::{self, LeadChange, LeadWork};
-use super::lists;
+use super::lists::{self, Lists};
 use crate::clerk::counts::{Moved, PairCounts, Row};
+use crate::clerk::relations;
 use crate::clerk::settings::Settings;
 use crate::clerk::state::State;
 use crate::clerk::{Inner, Lead, AUDIENCE_KINDS};
@@ -27,86 +33,55 @@ pub(super) type Change = (u32, u32, i32);
 /// so that their fold-ins take both ways).
 const PARALLEL: usize = if cfg!(test) { 16 } else { 6144 };
 
-/// Products in a block dealt to one side: a power of two (the slot of a product is found with shifts), large
-/// enough that dealing the tables takes little time, small enough that the blocks of an order's products fall to
-/// both sides about evenly.
-const BLOCK_SHIFT: u32 = 9;
+/// Count changes per unit of rows, at least (a unit ends with a row): a few windows of [`TOUCHED`], and units
+/// enough for the threads to end a phase close together (two dozen for a fold-in at the threshold). Few in
+/// tests, so that their fold-ins cut rows into several units.
+const UNIT_CHANGES: usize = if cfg!(test) { 4 } else { 512 };
 
-/// The side (of `sides`, 1 or 2) that works on product `i`.
-pub(super) fn side_of(i: u32, sides: usize) -> usize {
-    if sides > 1 {
-        ((i >> BLOCK_SHIFT) & 1) as usize
-    } else {
-        0
-    }
-}
+/// Products per unit of leads.
+const LEAD_UNIT: usize = if cfg!(test) { 8 } else { 2048 };
 
-/// One side's share of a table with a slot per product (rows of counts, related lists, leads): the blocks of
-/// products dealt to it, or the whole table for one side.
-pub(super) struct Blocks<'a, T> {
-    blocks: Vec<&'a mut [T]>,
-    /// Whether the side holds the whole table (as its one block).
-    whole: bool,
-}
-
-impl<'a, T> Blocks<'a, T> {
-    /// `table` dealt to `sides` sides (1 or 2): alternate blocks of products, or the whole table to one side.
-    pub(super) fn deal(table: &'a mut [T], sides: usize) -> Vec<Self> {
-        if sides <= 1 {
-            return vec![Blocks { blocks: vec![table], whole: true }];
-        }
-        let blocks = table.len().div_ceil(1 << BLOCK_SHIFT).div_ceil(2);
-        let mut dealt: Vec<Self> =
-            (0..2).map(|_| Blocks { blocks: Vec::with_capacity(blocks), whole: false }).collect();
-        for (b, chunk) in table.chunks_mut(1 << BLOCK_SHIFT).enumerate() {
-            dealt[b & 1].blocks.push(chunk);
-        }
-        dealt
-    }
-
-    /// Where product `i` is: its block among the side's, and its place in the block.
-    fn place(&self, i: u32) -> (usize, usize) {
-        if self.whole {
-            (0, i as usize)
-        } else {
-            ((i >> (BLOCK_SHIFT + 1)) as usize, (i & ((1 << BLOCK_SHIFT) - 1)) as usize)
-        }
-    }
-
-    /// The slot of product `i`, which must be one of the side's.
-    pub(super) fn get(&self, i: u32) -> Option<&T> {
-        let (block, at) = self.place(i);
-        self.blocks.get(block)?.get(at)
-    }
-
-    /// The slot of product `i`, which must be one of the side's.
-    pub(super) fn get_mut(&mut self, i: u32) -> Option<&mut T> {
-        let (block, at) = self.place(i);
-        self.blocks.get_mut(block)?.get_mut(at)
-    }
-}
-
-/// The working lists of one side, kept from one fold-in to the next.
+/// The working lists of one thread, kept from one fold-in to the next.
 #[derive(Debug, Default)]
 pub(super) struct Side {
-    /// The count changes to the side's rows, of one kind.
-    mine: Vec<Change>,
-    /// The pairs of the side's rows whose count moved, per kind, sorted.
-    own: [Vec<Moved>; 4],
+    /// Per kind in [`AUDIENCE_KINDS`] order and unit: the pairs of the unit's rows whose count moved, sorted.
+    own: [Vec<Vec<Moved>>; 3],
+    /// Per kind and unit: a symmetric table's moved pairs mirrored to the unit's rows.
+    mirror: [Vec<Vec<Moved>>; 3],
+    /// Per unit of leads: the changes to the leads to its products.
+    leads: Vec<Vec<LeadChange>>,
+    /// The leads one unit's rows change.
+    unit_leads: Vec<LeadChange>,
+    /// The rows the thread updated.
+    touched: Vec<u32>,
     /// The working lists of the related lists.
-    pub(super) lists: lists::Work,
-    /// The leads the side's rows change (to products of either side).
-    leads: Vec<LeadChange>,
-    /// The working lists of changing the leads to the side's products.
+    lists: lists::Work,
+    /// The working lists of changing the leads.
     lead_work: LeadWork,
 }
 
 impl Side {
-    /// Makes room for `n` moved pairs of each kind.
+    /// Makes room for `n` moved pairs of each kind on one thread.
     pub(super) fn reserve(&mut self, n: usize) {
-        for kind in AUDIENCE_KINDS {
-            self.own[kind].reserve(n);
+        for own in &mut self.own {
+            own.resize_with(1, Vec::new);
+            own[0].reserve(n);
         }
+    }
+
+    /// Empty lists for the units of `cuts` and `lead_units` units of leads.
+    fn prepare(&mut self, cuts: &[Vec<u32>; 3], lead_units: usize) {
+        fn ready<T>(lists: &mut Vec<Vec<T>>, units: usize) {
+            lists.resize_with(units, Vec::new);
+            lists.iter_mut().for_each(Vec::clear);
+        }
+        for (slot, cuts) in cuts.iter().enumerate() {
+            let units = cuts.len().saturating_sub(1);
+            ready(&mut self.own[slot], units);
+            ready(&mut self.mirror[slot], units);
+        }
+        ready(&mut self.leads, lead_units);
+        self.touched.clear();
     }
 
     /// Empties the lists, releasing what a large batch grew beyond `kept` entries.
@@ -115,35 +90,14 @@ impl Side {
             v.clear();
             v.shrink_to(kept);
         }
-        empty(&mut self.mine, kept);
-        self.own.iter_mut().for_each(|v| empty(v, kept));
-        empty(&mut self.leads, kept);
+        for lists in self.own.iter_mut().chain(&mut self.mirror) {
+            lists.iter_mut().for_each(|v| empty(v, kept));
+        }
+        self.leads.iter_mut().for_each(|v| empty(v, kept));
+        empty(&mut self.unit_leads, kept);
+        empty(&mut self.touched, kept);
         self.lists.clear(kept);
         self.lead_work.clear(kept);
-    }
-}
-
-/// What the sides hand each other at the barriers.
-struct Exchange {
-    barrier: Barrier,
-    moved: [OnceLock<[Vec<Moved>; 4]>; 2],
-    leads: [OnceLock<Vec<LeadChange>>; 2],
-}
-
-/// One side's shares of the tables: rows of counts (when the side counts), related lists, leads.
-struct Share<'a> {
-    counts: Option<[Blocks<'a, Row>; 3]>,
-    lists: [Blocks<'a, Vec<(u32, f32)>>; 3],
-    incoming: Blocks<'a, Vec<Lead>>,
-}
-
-/// How many sides a fold-in takes on `threads` threads, for `changes` count changes (or moved pairs) per kind.
-fn sides_for(changes: [usize; 4], threads: usize) -> usize {
-    let total: usize = AUDIENCE_KINDS.iter().map(|&kind| changes[kind] * lists::rows_per_pair(kind)).sum();
-    if threads > 1 && total >= PARALLEL {
-        2
-    } else {
-        1
     }
 }
 
@@ -154,9 +108,7 @@ pub(super) fn count(s: &mut State, pending: &[Vec<Change>; 4], moved: &mut [Vec<
     let tables = [&mut s.together, &mut s.next, &mut s.regulars];
     for (&kind, table) in AUDIENCE_KINDS.iter().zip(tables) {
         let again = !moved[kind].is_empty();
-        for mut rows in Blocks::deal(&mut table.rows, 1) {
-            apply_changes(&mut rows, &pending[kind], &mut moved[kind]);
-        }
+        apply_changes(&mut table.rows, 0, &pending[kind], &mut moved[kind]);
         if again {
             let moved = &mut moved[kind];
             moved.sort_by_key(|m| (m.0, m.1));
@@ -171,10 +123,78 @@ pub(super) fn count(s: &mut State, pending: &[Vec<Change>; 4], moved: &mut [Vec<
     }
 }
 
+/// A unit of one kind's rows: rows `lo..` (their counts when it counts), and their count changes (or the pairs
+/// counted before).
+struct CountUnit<'a> {
+    slot: usize,
+    unit: usize,
+    lo: u32,
+    rows: Option<&'a mut [Row]>,
+    changes: &'a [Change],
+    counted: &'a [Moved],
+}
+
+/// A unit of one kind's rows: the related lists of rows `lo..`.
+struct ListUnit<'a> {
+    slot: usize,
+    unit: usize,
+    lo: u32,
+    lists: &'a mut Lists,
+}
+
+/// A unit of leads: those to products `unit * LEAD_UNIT..`.
+struct LeadUnit<'a> {
+    unit: usize,
+    incoming: &'a mut [Vec<Lead>],
+}
+
+/// Units to claim, each once: the next is at `next`.
+struct Claims<T> {
+    units: Vec<Mutex<Option<T>>>,
+    next: AtomicUsize,
+}
+
+impl<T> Claims<T> {
+    fn new(units: impl Iterator<Item = T>) -> Self {
+        Claims { units: units.map(|u| Mutex::new(Some(u))).collect(), next: AtomicUsize::new(0) }
+    }
+
+    /// The next unit no thread has claimed, if any is left.
+    fn claim(&self) -> Option<T> {
+        loop {
+            let unit = self.units.get(self.next.fetch_add(1, Ordering::Relaxed))?;
+            if let Some(unit) = unit.lock().unwrap_or_else(PoisonError::into_inner).take() {
+                return Some(unit);
+            }
+        }
+    }
+}
+
+/// What one thread hands over after counting: its `own` and `mirror` lists (see [`Side`]).
+type HandedMoved = ([Vec<Vec<Moved>>; 3], [Vec<Vec<Moved>>; 3]);
+
+/// What both threads read.
+struct Job<'a> {
+    s: &'a State,
+    settings: &'a Settings,
+    before: [&'a BTreeMap<u32, u32>; 2],
+    /// Per kind: the first row of each unit, and the number of products.
+    cuts: &'a [Vec<u32>; 3],
+    lead_unit: usize,
+    n: usize,
+    counts: Claims<CountUnit<'a>>,
+    lists: Claims<ListUnit<'a>>,
+    leads: Claims<LeadUnit<'a>>,
+    barrier: Barrier,
+    moved: [OnceLock<HandedMoved>; 2],
+    lead_changes: [OnceLock<Vec<Vec<LeadChange>>>; 2],
+}
+
 /// Counts the `pending` changes (unless `counted` holds the moved pairs of changes already counted), then
-/// updates the related lists in place and the leads to the products they hold, on one or two sides (see the
+/// updates the related lists in place and the leads to the products they hold, on one or two threads (see the
 /// module doc). `before` holds the denominators that moved: the products' orders before (bought together and
 /// next), their regular customers before (same customers). Returns how many products had a row updated.
+#[allow(clippy::too_many_arguments)]
 pub(super) fn update(
     inner: &mut Inner,
     settings: &Settings,
@@ -182,45 +202,66 @@ pub(super) fn update(
     counted: Option<&[Vec<Moved>; 4]>,
     before: [&BTreeMap<u32, u32>; 2],
     work: &mut [Side; 2],
+    cuts: &mut [Vec<u32>; 3],
     threads: usize,
 ) -> usize {
-    let changes = std::array::from_fn(|kind| counted.map_or(pending[kind].len(), |moved| moved[kind].len()));
-    let sides = sides_for(changes, threads);
+    let total: usize = AUDIENCE_KINDS
+        .iter()
+        .map(|&kind| counted.map_or(pending[kind].len(), |moved| moved[kind].len()) * lists::rows_per_pair(kind))
+        .sum();
+    let threads = if threads > 1 && total >= PARALLEL { 2 } else { 1 };
     let n = inner.incoming.len();
+    for (slot, &kind) in AUDIENCE_KINDS.iter().enumerate() {
+        match counted {
+            Some(moved) => cut(moved[kind].iter().map(|m| m.0), moved[kind].len(), n, threads, &mut cuts[slot]),
+            None => cut(pending[kind].iter().map(|c| c.0), pending[kind].len(), n, threads, &mut cuts[slot]),
+        }
+    }
+    let lead_unit = if threads > 1 { LEAD_UNIT } else { n.max(1) };
     // Taken out of the state while they are updated: the updates read the rest of it.
     let mut related = std::mem::take(&mut inner.state.related);
     let mut tables: Option<[PairCounts; 3]> = counted.is_none().then(|| {
         let s = &mut inner.state;
         [std::mem::take(&mut s.together), std::mem::take(&mut s.next), std::mem::take(&mut s.regulars)]
     });
-    let s = &inner.state;
-    let mut shares = deal(&mut related, tables.as_mut(), &mut inner.incoming, sides);
-    let exchange = Exchange {
-        barrier: Barrier::new(sides),
+    let cuts = &*cuts;
+    let job = Job {
+        s: &inner.state,
+        settings,
+        before,
+        cuts,
+        lead_unit,
+        n,
+        counts: Claims::new(count_units(cuts, pending, counted, tables.as_mut())),
+        lists: {
+            // In AUDIENCE_KINDS order.
+            let [together, next, _, same] = &mut related;
+            Claims::new([together, next, same].into_iter().zip(cuts).enumerate().flat_map(|(slot, (lists, cuts))| {
+                split_at_cuts(lists, cuts).map(move |(unit, lo, lists)| ListUnit { slot, unit, lo, lists })
+            }))
+        },
+        leads: Claims::new(
+            inner.incoming.chunks_mut(lead_unit).enumerate().map(|(unit, incoming)| LeadUnit { unit, incoming }),
+        ),
+        barrier: Barrier::new(threads),
         moved: [OnceLock::new(), OnceLock::new()],
-        leads: [OnceLock::new(), OnceLock::new()],
+        lead_changes: [OnceLock::new(), OnceLock::new()],
     };
     let [first, second] = work;
-    let job = Job { s, settings, pending, counted, before, sides, n, exchange: &exchange };
-    let touched = if sides == 1 {
-        let share = shares.pop();
-        share.map_or(0, |share| job.run(share, 0, first))
+    if threads == 1 {
+        job.run(0, first);
     } else {
-        let (b, a) = (shares.pop(), shares.pop());
-        match (a, b) {
-            (Some(a), Some(b)) => std::thread::scope(|scope| {
-                let other = scope.spawn(|| job.run(b, 1, second));
-                let here = job.run(a, 0, first);
-                here + other.join().unwrap_or_else(|panic| resume_unwind(panic))
-            }),
-            _ => 0,
-        }
-    };
+        std::thread::scope(|scope| {
+            let other = scope.spawn(|| job.run(1, &mut *second));
+            job.run(0, &mut *first);
+            other.join().unwrap_or_else(|panic| resume_unwind(panic));
+        });
+    }
     // The lists handed over, kept for the next fold-in.
-    let Exchange { moved, leads, .. } = exchange;
-    for ((side, moved), leads) in [&mut *first, &mut *second].into_iter().zip(moved).zip(leads) {
-        if let Some(moved) = moved.into_inner() {
-            side.own = moved;
+    let Job { moved, lead_changes, .. } = job;
+    for ((side, moved), leads) in [&mut *first, &mut *second].into_iter().zip(moved).zip(lead_changes) {
+        if let Some((own, mirror)) = moved.into_inner() {
+            (side.own, side.mirror) = (own, mirror);
         }
         if let Some(leads) = leads.into_inner() {
             side.leads = leads;
@@ -231,95 +272,162 @@ pub(super) fn update(
     if let Some([together, next, regulars]) = tables {
         (s.together, s.next, s.regulars) = (together, next, regulars);
     }
-    touched
+    // Products with a row updated, of any kind, on either thread.
+    let touched = &mut first.touched;
+    touched.append(&mut second.touched);
+    touched.sort_unstable();
+    touched.dedup();
+    touched.len()
 }
 
-/// The tables dealt to `sides` sides.
-fn deal<'a>(
-    related: &'a mut [Vec<Vec<(u32, f32)>>; 4],
-    tables: Option<&'a mut [PairCounts; 3]>,
-    incoming: &'a mut [Vec<Lead>],
-    sides: usize,
-) -> Vec<Share<'a>> {
-    // In AUDIENCE_KINDS order.
-    let [together, next, _, same] = related;
-    let mut lists = [together, next, same].map(|lists| Blocks::deal(lists, sides));
-    let mut counts = tables.map(|[a, b, c]| [a, b, c].map(|t| Blocks::deal(&mut t.rows, sides)));
-    let mut incoming = Blocks::deal(incoming, sides);
-    let mut shares = Vec::with_capacity(sides);
-    while let Some(incoming) = incoming.pop() {
-        let [a, b, c] = &mut lists;
-        let (Some(a), Some(b), Some(c)) = (a.pop(), b.pop(), c.pop()) else { break };
-        let counts = counts.as_mut().and_then(|[x, y, z]| Some([x.pop()?, y.pop()?, z.pop()?]));
-        shares.push(Share { counts, lists: [a, b, c], incoming });
+/// Cuts rows `0..n` into units in `cuts` (the first row of each, then `n`): on one thread one unit, on more
+/// units of at least [`UNIT_CHANGES`] of the `len` changes, whose rows are `rows` (sorted).
+fn cut(rows: impl Iterator<Item = u32>, len: usize, n: usize, threads: usize, cuts: &mut Vec<u32>) {
+    cuts.clear();
+    cuts.push(0);
+    if threads > 1 && len > UNIT_CHANGES {
+        let mut since = 0;
+        let mut last = 0;
+        for i in rows {
+            if since >= UNIT_CHANGES && i != last {
+                cuts.push(i);
+                since = 0;
+            }
+            since += 1;
+            last = i;
+        }
     }
-    shares.reverse();
-    shares
+    cuts.push(u32::try_from(n).unwrap_or(u32::MAX).max(cuts[cuts.len() - 1]));
 }
 
-/// What both sides read.
-struct Job<'a> {
-    s: &'a State,
-    settings: &'a Settings,
+/// `table` cut at `cuts`: each unit's index, first row and rows.
+fn split_at_cuts<'a, T>(table: &'a mut [T], cuts: &'a [u32]) -> impl Iterator<Item = (usize, u32, &'a mut [T])> {
+    let mut rest = table;
+    cuts.windows(2).enumerate().map(move |(unit, w)| {
+        let len = ((w[1] - w[0]) as usize).min(rest.len());
+        let (here, after) = std::mem::take(&mut rest).split_at_mut(len);
+        rest = after;
+        (unit, w[0], here)
+    })
+}
+
+/// The units of rows with changes to count (or moved pairs counted before), with their rows of counts when they
+/// count.
+fn count_units<'a>(
+    cuts: &'a [Vec<u32>; 3],
     pending: &'a [Vec<Change>; 4],
     counted: Option<&'a [Vec<Moved>; 4]>,
-    before: [&'a BTreeMap<u32, u32>; 2],
-    sides: usize,
-    n: usize,
-    exchange: &'a Exchange,
+    tables: Option<&'a mut [PairCounts; 3]>,
+) -> impl Iterator<Item = CountUnit<'a>> {
+    let mut tables = tables.map(|[a, b, c]| [Some(a), Some(b), Some(c)]);
+    AUDIENCE_KINDS.iter().enumerate().flat_map(move |(slot, &kind)| {
+        let cuts = &cuts[slot];
+        let mut rows = tables.as_mut().and_then(|t| t[slot].take()).map(|t| split_at_cuts(&mut t.rows, cuts));
+        let (changes, moved) = (&pending[kind][..], counted.map_or(&[][..], |m| &m[kind][..]));
+        let (mut from, mut moved_from) = (0, 0);
+        cuts.windows(2).enumerate().filter_map(move |(unit, w)| {
+            let end = w[1];
+            let to = from + changes[from..].partition_point(|c| c.0 < end);
+            let moved_to = moved_from + moved[moved_from..].partition_point(|m| m.0 < end);
+            let (here, counted_here) = (&changes[from..to], &moved[moved_from..moved_to]);
+            (from, moved_from) = (to, moved_to);
+            // Every unit's rows are taken, so that the next unit's follow.
+            let rows = rows.as_mut().and_then(Iterator::next).map(|(_, _, rows)| rows);
+            (!here.is_empty() || !counted_here.is_empty()).then_some(CountUnit {
+                slot,
+                unit,
+                lo: w[0],
+                rows,
+                changes: here,
+                counted: counted_here,
+            })
+        })
+    })
 }
 
 impl Job<'_> {
-    /// One side's work: count, hand over the moved pairs, update the related lists, hand over the leads'
-    /// changes, change the leads to the side's products. Returns how many of its products had a row updated.
-    fn run(&self, mut share: Share<'_>, me: usize, work: &mut Side) -> usize {
-        let (sides, exchange) = (self.sides, self.exchange);
-        // Each hand-over is made and waited for even after a panic, so that the other side never waits forever.
-        let counted = catch_unwind(AssertUnwindSafe(|| self.count(share.counts.as_mut(), me, work)));
-        let _ = exchange.moved[me].set(std::mem::take(&mut work.own));
-        exchange.barrier.wait();
-        counted.unwrap_or_else(|panic| resume_unwind(panic));
-        let moved: Vec<&[Vec<Moved>; 4]> = exchange.moved[..sides].iter().filter_map(OnceLock::get).collect();
-        let Some(own) = moved.get(me).copied() else { return 0 };
-        let updated = catch_unwind(AssertUnwindSafe(|| {
-            let (s, settings, before) = (self.s, self.settings, self.before);
-            let (lists, leads) = (&mut work.lists, &mut work.leads);
-            lists::update_rows(s, settings, (me, sides), &mut share.lists, own, &moved, before, lists, leads)
+    /// One thread's work (thread `me`): count units, hand over, update units' related lists, hand over, change
+    /// units' leads; noting in `work.touched` the rows it updated.
+    fn run(&self, me: usize, work: &mut Side) {
+        work.prepare(self.cuts, self.n.div_ceil(self.lead_unit).max(1));
+        // Each hand-over is made and waited for even after a panic, so that the other thread never waits forever.
+        let counted = catch_unwind(AssertUnwindSafe(|| {
+            while let Some(unit) = self.counts.claim() {
+                count_unit(unit, self.cuts, &mut work.own, &mut work.mirror);
+            }
         }));
-        let _ = exchange.leads[me].set(std::mem::take(&mut work.leads));
-        exchange.barrier.wait();
-        let updated = updated.unwrap_or_else(|panic| resume_unwind(panic));
-        let sources: Vec<&[LeadChange]> =
-            exchange.leads[..sides].iter().filter_map(|l| l.get().map(Vec::as_slice)).collect();
-        leads::apply(&mut share.incoming, me, sides, self.n, &sources, &mut work.lead_work);
-        updated
+        let _ = self.moved[me].set((std::mem::take(&mut work.own), std::mem::take(&mut work.mirror)));
+        self.barrier.wait();
+        counted.unwrap_or_else(|panic| resume_unwind(panic));
+        let moved: Vec<&HandedMoved> = self.moved.iter().filter_map(OnceLock::get).collect();
+        let updated = catch_unwind(AssertUnwindSafe(|| {
+            let mut own: Vec<&[Moved]> = Vec::new();
+            let mut mirrored: Vec<&[Moved]> = Vec::new();
+            while let Some(ListUnit { slot, unit, lo, lists }) = self.lists.claim() {
+                own.clear();
+                own.extend(moved.iter().filter_map(|m| m.0[slot].get(unit).map(Vec::as_slice)));
+                mirrored.clear();
+                mirrored.extend(moved.iter().filter_map(|m| m.1[slot].get(unit).map(Vec::as_slice)));
+                let Side { unit_leads, touched, lists: list_work, leads, .. } = &mut *work;
+                unit_leads.clear();
+                let (s, settings, kind) = (self.s, self.settings, AUDIENCE_KINDS[slot]);
+                lists::update_rows(
+                    s,
+                    settings,
+                    (kind, slot),
+                    lo,
+                    lists,
+                    &own,
+                    &mirrored,
+                    self.before,
+                    list_work,
+                    unit_leads,
+                    touched,
+                );
+                for &change in unit_leads.iter() {
+                    if let Some(to) = leads.get_mut(change.0 as usize / self.lead_unit) {
+                        to.push(change);
+                    }
+                }
+            }
+        }));
+        let _ = self.lead_changes[me].set(std::mem::take(&mut work.leads));
+        self.barrier.wait();
+        updated.unwrap_or_else(|panic| resume_unwind(panic));
+        let handed: Vec<&Vec<Vec<LeadChange>>> = self.lead_changes.iter().filter_map(OnceLock::get).collect();
+        let mut sources: Vec<&[LeadChange]> = Vec::new();
+        while let Some(LeadUnit { unit, incoming }) = self.leads.claim() {
+            sources.clear();
+            sources.extend(handed.iter().filter_map(|h| h.get(unit).map(Vec::as_slice)));
+            if sources.iter().any(|s| !s.is_empty()) {
+                let lo = u32::try_from(unit * self.lead_unit).unwrap_or(u32::MAX);
+                leads::apply(incoming, lo, self.n, &sources, &mut work.lead_work);
+            }
+        }
     }
+}
 
-    /// Counts the changes to the side's rows into `work.own` (or takes their moved pairs from those counted
-    /// before).
-    fn count(&self, counts: Option<&mut [Blocks<'_, Row>; 3]>, me: usize, work: &mut Side) {
-        let sides = self.sides;
-        let Side { mine, own, .. } = work;
-        own.iter_mut().for_each(Vec::clear);
-        match (self.counted, counts) {
-            (Some(moved), _) => {
-                for kind in AUDIENCE_KINDS {
-                    own[kind].extend(moved[kind].iter().filter(|m| side_of(m.0, sides) == me));
-                }
+/// Counts a unit's changes (or takes its moved pairs counted before) into `own`, and mirrors a symmetric
+/// table's moved pairs to the units of their partners' rows in `mirror`.
+fn count_unit(
+    unit: CountUnit<'_>,
+    cuts: &[Vec<u32>; 3],
+    own: &mut [Vec<Vec<Moved>>; 3],
+    mirror: &mut [Vec<Vec<Moved>>; 3],
+) {
+    let CountUnit { slot, unit, lo, rows, changes, counted } = unit;
+    let Some(out) = own[slot].get_mut(unit) else { return };
+    match rows {
+        Some(rows) => apply_changes(rows, lo, changes, out),
+        None => out.extend_from_slice(counted),
+    }
+    if relations::symmetric(AUDIENCE_KINDS[slot]) {
+        let cuts = &cuts[slot];
+        for &(i, j, before, after) in out.iter() {
+            let to = cuts.partition_point(|&c| c <= j).saturating_sub(1);
+            if let Some(to) = mirror[slot].get_mut(to) {
+                to.push((j, i, before, after));
             }
-            (None, Some(counts)) => {
-                for (&kind, rows) in AUDIENCE_KINDS.iter().zip(counts) {
-                    let changes = if sides == 1 {
-                        &self.pending[kind][..]
-                    } else {
-                        mine.clear();
-                        mine.extend(self.pending[kind].iter().filter(|c| side_of(c.0, sides) == me));
-                        &mine[..]
-                    };
-                    apply_changes(rows, changes, &mut own[kind]);
-                }
-            }
-            (None, None) => {}
         }
     }
 }
@@ -327,21 +435,21 @@ impl Job<'_> {
 /// Count changes whose home slots are read together before they are applied.
 const TOUCHED: usize = 256;
 
-/// Applies `changes` (sorted by `(i, j)`, distinct, to rows of `rows`), appending each moved pair to `moved`
-/// with its count before and after: [`TOUCHED`] changes at a time, the home slots they need read first
+/// Applies `changes` (sorted by `(i, j)`, distinct) to `rows` (rows `lo..`), appending each moved pair to
+/// `moved` with its count before and after: [`TOUCHED`] changes at a time, the home slots they need read first
 /// ([`Row::touch`]) so that their cache misses overlap, then updated ([`Row::add`]) while they are still in
 /// cache.
-pub(super) fn apply_changes(rows: &mut Blocks<'_, Row>, changes: &[Change], moved: &mut Vec<Moved>) {
+fn apply_changes(rows: &mut [Row], lo: u32, changes: &[Change], moved: &mut Vec<Moved>) {
     for window in changes.chunks(TOUCHED) {
         let mut sum = 0u32;
         for &(i, j, _) in window {
-            if let Some(row) = rows.get(i) {
+            if let Some(row) = rows.get((i - lo) as usize) {
                 sum = sum.wrapping_add(row.touch(j));
             }
         }
         std::hint::black_box(sum);
         for &(i, j, by) in window {
-            let Some(row) = rows.get_mut(i) else { continue };
+            let Some(row) = rows.get_mut((i - lo) as usize) else { continue };
             let (before, after) = row.add(j, by);
             moved.push((i, j, before, after));
         }
