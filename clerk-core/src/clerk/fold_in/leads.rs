@@ -16,8 +16,8 @@ pub(super) struct LeadWork {
     mine: Vec<LeadChange>,
     /// Each product's changes: a range of `mine`.
     groups: Vec<(usize, usize)>,
-    /// The leads new to a product's list, with the place each goes.
-    new: Vec<(usize, Lead)>,
+    /// The working lists of one product's leads.
+    product: ProductWork,
 }
 
 impl LeadWork {
@@ -27,8 +27,7 @@ impl LeadWork {
         self.mine.shrink_to(kept);
         self.groups.clear();
         self.groups.shrink_to(kept);
-        self.new.clear();
-        self.new.shrink_to(kept);
+        self.product = ProductWork::default();
     }
 }
 
@@ -39,7 +38,7 @@ impl LeadWork {
 /// window of products are read first, so that their misses overlap.
 pub(super) fn apply(incoming: &mut [Vec<Lead>], lo: u32, n: usize, sources: &[&[LeadChange]], work: &mut LeadWork) {
     let hi = u64::from(lo) + incoming.len() as u64;
-    let LeadWork { mine, groups, new } = work;
+    let LeadWork { mine, groups, product } = work;
     mine.clear();
     for changes in sources {
         mine.extend(changes.iter().filter(|c| (u64::from(lo)..hi).contains(&u64::from(c.0))));
@@ -63,7 +62,7 @@ pub(super) fn apply(incoming: &mut [Vec<Lead>], lo: u32, n: usize, sources: &[&[
         for &(a, b) in window {
             let group = &mine[a..b];
             if let Some(list) = incoming.get_mut((group[0].0 - lo) as usize) {
-                apply_product_leads(list, group, n, new);
+                apply_product_leads(list, group, n, product);
             }
         }
     }
@@ -71,18 +70,22 @@ pub(super) fn apply(incoming: &mut [Vec<Lead>], lo: u32, n: usize, sources: &[&[
 
 /// Applies the `changes` of one product (sorted by source and slot) to its `list` of leads, in place: a best
 /// seller's list holds thousands of leads, and copying it whole for each that comes or goes was much of the
-/// time of a large fold-in's leads. New leads are noted in `new` with the place they go, then put in from the
-/// last, each moving only the leads between it and the next; leads left with no count are dropped in one pass.
-fn apply_product_leads(list: &mut Vec<Lead>, changes: &[LeadChange], n: usize, new: &mut Vec<(usize, Lead)>) {
+/// time of a large fold-in's leads. Leads left with no count are taken out, then the new ones (noted in `new`
+/// with the place each goes) put in from the last: each moves only the leads between it and the next, from the
+/// first place that changes.
+fn apply_product_leads(list: &mut Vec<Lead>, changes: &[LeadChange], n: usize, work: &mut ProductWork) {
+    let ProductWork { new, gone } = work;
     new.clear();
-    let mut emptied = false;
+    gone.clear();
     let mut from = 0;
     for &(_, source, slot, count) in changes {
         from = seek(list, |l| l.source, source, from, n);
         match list.get_mut(from) {
             Some(lead) if lead.source == source => {
                 lead.counts[slot] = count;
-                emptied |= lead.counts == [0; 3];
+                if lead.counts == [0; 3] && gone.last() != Some(&from) {
+                    gone.push(from);
+                }
             }
             _ if count > 0 => match new.last_mut() {
                 // The same new source in another list of its product.
@@ -96,6 +99,21 @@ fn apply_product_leads(list: &mut Vec<Lead>, changes: &[LeadChange], n: usize, n
             _ => {}
         }
     }
+    // A lead emptied by one of its lists may have been filled again by another.
+    gone.retain(|&at| list[at].counts == [0; 3]);
+    if let Some(&first) = gone.first() {
+        let mut to = first;
+        for (k, &at) in gone.iter().enumerate() {
+            let next = gone.get(k + 1).copied().unwrap_or(list.len());
+            list.copy_within(at + 1..next, to);
+            to += next - at - 1;
+        }
+        list.truncate(to);
+        // The new leads' places, past the leads taken out before them.
+        for (at, _) in new.iter_mut() {
+            *at -= gone.partition_point(|&g| g < *at);
+        }
+    }
     if !new.is_empty() {
         let old = list.len();
         list.resize(old + new.len(), Lead { source: 0, counts: [0; 3] });
@@ -106,9 +124,15 @@ fn apply_product_leads(list: &mut Vec<Lead>, changes: &[LeadChange], n: usize, n
             end = at;
         }
     }
-    if emptied {
-        list.retain(|l| l.counts != [0; 3]);
-    }
+}
+
+/// The working lists of [`apply_product_leads`].
+#[derive(Debug, Default)]
+struct ProductWork {
+    /// The leads new to the list, with the place each goes.
+    new: Vec<(usize, Lead)>,
+    /// The places of the leads left with no count.
+    gone: Vec<usize>,
 }
 
 #[cfg(test)]
@@ -143,7 +167,7 @@ mod tests {
                     model.remove(&source);
                 }
             }
-            apply_product_leads(&mut list, &batch, n, &mut Vec::new());
+            apply_product_leads(&mut list, &batch, n, &mut ProductWork::default());
             let expected: Vec<Lead> = model.into_iter().map(|(source, counts)| Lead { source, counts }).collect();
             prop_assert_eq!(list, expected);
         }

@@ -232,13 +232,33 @@ pub(super) fn update(
         cuts,
         lead_unit,
         n,
-        counts: Claims::new(count_units(cuts, pending, counted, tables.as_mut())),
+        counts: {
+            // The largest first, so that the last to be claimed are small and the threads end close together.
+            let mut units: Vec<CountUnit<'_>> = count_units(cuts, pending, counted, tables.as_mut()).collect();
+            units.sort_by_key(|u| std::cmp::Reverse(u.changes.len() + u.counted.len()));
+            Claims::new(units.into_iter())
+        },
         lists: {
             // In AUDIENCE_KINDS order.
             let [together, next, _, same] = &mut related;
-            Claims::new([together, next, same].into_iter().zip(cuts).enumerate().flat_map(|(slot, (lists, cuts))| {
-                split_at_cuts(lists, cuts).map(move |(unit, lo, lists)| ListUnit { slot, unit, lo, lists })
-            }))
+            let mut units: Vec<(usize, ListUnit<'_>)> = [together, next, same]
+                .into_iter()
+                .zip(cuts)
+                .enumerate()
+                .flat_map(|(slot, (lists, cuts))| {
+                    let kind = AUDIENCE_KINDS[slot];
+                    let changes = counted.map_or_else(
+                        || unit_sizes(&pending[kind], |c| c.0, cuts),
+                        |moved| unit_sizes(&moved[kind], |m| m.0, cuts),
+                    );
+                    split_at_cuts(lists, cuts).zip(changes).map(move |((unit, lo, lists), changes)| {
+                        (changes * lists::rows_per_pair(kind), ListUnit { slot, unit, lo, lists })
+                    })
+                })
+                .collect();
+            // The largest first (the moved pairs of their own rows, those mirrored to them as many again).
+            units.sort_by_key(|u| std::cmp::Reverse(u.0));
+            Claims::new(units.into_iter().map(|(_, unit)| unit))
         },
         leads: Claims::new(
             inner.incoming.chunks_mut(lead_unit).enumerate().map(|(unit, incoming)| LeadUnit { unit, incoming }),
@@ -298,6 +318,12 @@ fn cut(rows: impl Iterator<Item = u32>, len: usize, n: usize, threads: usize, cu
         }
     }
     cuts.push(u32::try_from(n).unwrap_or(u32::MAX).max(cuts[cuts.len() - 1]));
+}
+
+/// The entries of `list` (sorted by row, `row` of each) in each unit of rows cut at `cuts`.
+fn unit_sizes<T>(list: &[T], row: impl Fn(&T) -> u32, cuts: &[u32]) -> Vec<usize> {
+    let at: Vec<usize> = cuts.iter().map(|&c| list.partition_point(|e| row(e) < c)).collect();
+    at.windows(2).map(|w| w[1] - w[0]).collect()
 }
 
 /// `table` cut at `cuts`: each unit's index, first row and rows.
@@ -418,7 +444,11 @@ fn count_unit(
     let CountUnit { slot, unit, lo, rows, changes, counted } = unit;
     let Some(out) = own[slot].get_mut(unit) else { return };
     match rows {
-        Some(rows) => apply_changes(rows, lo, changes, out),
+        Some(rows) => {
+            // A moved pair per change.
+            out.reserve(changes.len());
+            apply_changes(rows, lo, changes, out);
+        }
         None => out.extend_from_slice(counted),
     }
     if relations::symmetric(AUDIENCE_KINDS[slot]) {
