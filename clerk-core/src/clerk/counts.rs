@@ -5,7 +5,7 @@
 //! kept in the order of their [`key`], a scramble of the partner) with no wrap-around and backward-shift
 //! deletion. A fold-in moves thousands of counts scattered over rows of up to tens of thousands of partners,
 //! each a cache miss: in a table a count is one probe from its home slot, read ahead for a window of changes
-//! so that the misses overlap ([`apply_changes`]), where a sorted row needed a guided search of several probes
+//! so that the misses overlap ([`Row::touch`], in the fold-in), where a sorted row needed a guided search of several probes
 //! and moved the entries after every new partner. The order makes the table a function of its entries and
 //! size (the same whether built whole or by a fold-in), lets a search for a missing partner stop as soon as it
 //! passes where the partner would be, lets an analysis and a growing row build a table in one sequential pass,

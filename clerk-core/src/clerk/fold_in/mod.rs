@@ -15,11 +15,9 @@
 //! regulars), in rows of up to tens of thousands of partners, so a fold-in is bound by cache misses. The
 //! symmetric tables (bought together, same customers) hold each pair once, in the row of the smaller product,
 //! so a fold-in counts each of their pairs once. The changes are gathered (in sorted runs, which a stable sort
-//! merges rather than sorts), sorted and applied ([`apply_changes`]): each row of counts is a hash table, so a count is one probe from its home slot; the
-//! home slots of a window of changes are read before any is applied so that their misses overlap, and a row
-//! grows (is rebuilt larger) only when it is full. A batch of more than [`PARALLEL_CHANGES`] changes is applied
-//! on two threads when the settings allow (the rows split in two at a row boundary: each row is updated as on
-//! one thread, so the counts are the same).
+//! merges rather than sorts), sorted and applied ([`sides`]): each row of counts is a hash table, so a count is
+//! one probe from its home slot; the home slots of a window of changes are read before any is applied so that
+//! their misses overlap, and a row grows (is rebuilt larger) only when it is full.
 //!
 //! Each moved pair comes back with its count before and after (a symmetric table's pairs mirrored to both
 //! rows), so related rows are updated without searching the counts again ([`lists`]): a row whose
@@ -29,15 +27,15 @@
 //! where nothing enters, leaves or is rescaled is not written. The leads to each product are kept by count, so
 //! they change only when a listed pair does, not with every order of its sources; their changes are gathered,
 //! sorted by product and applied one product at a time, each source found from its likely place, those that
-//! come or go put in or taken out in place ([`leads`]). The rows and leads of a large batch are updated on two
-//! threads, each the products on one side of a split that about halves the moved pairs. The working lists are kept from one fold-in to the next ([`Changes`]): grown from empty every time, they
-//! were much of the fifth of the time spent in the allocator. `CLERK_TRACE=1` prints each fold-in's changes
+//! come or go put in or taken out in place ([`leads`]). A large fold-in is counted and updated on two threads,
+//! which claim units of rows and of leads ([`sides`]). The working lists are kept from one fold-in to the next
+//! ([`Changes`]): grown from empty every time, they were much of the fifth of the time spent in the allocator. `CLERK_TRACE=1` prints each fold-in's changes
 //! per table and the time of its phases.
 //!
 //! Measured on the Complete Journey data (docs/benchmarks.md), the p99 of single orders (the tenth slowest of
-//! 1,000) is an order that moves about 7,000 counts (14,000 pairs of rows once mirrored): about 80 ns per
-//! count to apply and 65 ns per moved pair to update the related lists on the shared 2-core machine, 1.35-1.5
-//! ms in all (2.8-3.2 ms with the sorted rows, every pair both ways and the lists re-ranked whole). Weighed and
+//! 1,000) is an order that moves about 12,000 counts: on two threads (see [`sides`]) about 85 ns per count and
+//! 60 ns per moved pair of the related lists on each, 1.05-1.17 ms in all on the shared 2-core machine (1.38 ms on
+//! one core; 1.3-1.5 ms with a thread per phase and leads copied whole, 2.8-3.2 ms with sorted rows). Weighed and
 //! measured, not kept: deferring the changes that cannot enter a related list (the bound a count has without
 //! reading it, the smaller of its products' rows, rules out only 4% of bought-next to 24% of same-customers
 //! changes, and the related lists need every other count before and after); reading the LLR's table ahead.
