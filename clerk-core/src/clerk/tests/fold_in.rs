@@ -40,6 +40,19 @@ fn fold_and_full(shop: &Shop, k: usize, settings: &Settings) -> (ClerkCore, Cler
     (folded, full)
 }
 
+/// Analyses the first `k` orders, then folds in the rest one at a time or together.
+fn analysed_then_folded(shop: &Shop, k: usize, settings: Settings, one_at_a_time: bool) -> ClerkCore {
+    let model = ClerkCore::new(settings).analysed(&dataset(&shop.products, &shop.orders[..k]));
+    if one_at_a_time {
+        for order in &shop.orders[k..] {
+            model.fold_in(std::slice::from_ref(order)).unwrap();
+        }
+    } else {
+        model.fold_in(&shop.orders[k..]).unwrap();
+    }
+    model
+}
+
 /// The rows of pair counts, without the empty rows at the end (of products the last orders brought).
 fn rows(counts: &PairCounts) -> Vec<Vec<(u32, u32)>> {
     let mut rows: Vec<Vec<(u32, u32)>> = counts.rows.iter().map(|row| row.iter().collect()).collect();
@@ -206,14 +219,7 @@ proptest! {
         (shop, k, settings) in split_strategy(0..40, 0, settings_strategy()),
         one_at_a_time in any::<bool>(),
     ) {
-        let folded = ClerkCore::new(settings).analysed(&dataset(&shop.products, &shop.orders[..k]));
-        if one_at_a_time {
-            for order in &shop.orders[k..] {
-                folded.fold_in(std::slice::from_ref(order)).unwrap();
-            }
-        } else {
-            folded.fold_in(&shop.orders[k..]).unwrap();
-        }
+        let folded = analysed_then_folded(&shop, k, settings, one_at_a_time);
         let inner = folded.read();
         let rebuilt = Inner::new(inner.state.clone());
         prop_assert_eq!(&inner.state.id_rank, &rebuilt.state.id_rank, "ranks of new products' ids");
@@ -244,16 +250,7 @@ proptest! {
         one_at_a_time in any::<bool>(),
     ) {
         let fold = |threads: usize| {
-            let settings = Settings { threads: Some(threads), ..settings.clone() };
-            let model = ClerkCore::new(settings).analysed(&dataset(&shop.products, &shop.orders[..k]));
-            if one_at_a_time {
-                for order in &shop.orders[k..] {
-                    model.fold_in(std::slice::from_ref(order)).unwrap();
-                }
-            } else {
-                model.fold_in(&shop.orders[k..]).unwrap();
-            }
-            model
+            analysed_then_folded(&shop, k, Settings { threads: Some(threads), ..settings.clone() }, one_at_a_time)
         };
         let (one, two) = (fold(1), fold(2));
         let (one, two) = (one.read(), two.read());
