@@ -34,7 +34,7 @@
 //!
 //! Measured on the Complete Journey data (docs/benchmarks.md), the p99 of single orders (the tenth slowest of
 //! 1,000) is an order that moves about 12,000 counts: on two threads (see [`sides`]) about 85 ns per count and
-//! 60 ns per moved pair of the related lists on each, 1.05-1.17 ms in all on the shared 2-core machine (1.38 ms on
+//! 60 ns per moved pair of the related lists on each, 0.96-1.17 ms in all on the shared 2-core machine (1.38 ms on
 //! one core; 1.3-1.5 ms with a thread per phase and leads copied whole, 2.8-3.2 ms with sorted rows). Weighed and
 //! measured, not kept: deferring the changes that cannot enter a related list (the bound a count has without
 //! reading it, the smaller of its products' rows, rules out only 4% of bought-next to 24% of same-customers
