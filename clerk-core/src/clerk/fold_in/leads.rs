@@ -1,5 +1,5 @@
 //! The leads to each product (who lists it, with the pair's count), changed after a fold-in's related lists.
-use super::search::{likely_place, seek};
+use super::search::{insert_at, likely_place, seek};
 use crate::clerk::Lead;
 
 /// A change to the leads: `(product, source, slot in AUDIENCE_KINDS, count)`, applied after all rows are
@@ -114,16 +114,7 @@ fn apply_product_leads(list: &mut Vec<Lead>, changes: &[LeadChange], n: usize, w
             *at -= gone.partition_point(|&g| g < *at);
         }
     }
-    if !new.is_empty() {
-        let old = list.len();
-        list.resize(old + new.len(), Lead { source: 0, counts: [0; 3] });
-        let mut end = old;
-        for (k, &(at, lead)) in new.iter().enumerate().rev() {
-            list.copy_within(at..end, at + k + 1);
-            list[at + k] = lead;
-            end = at;
-        }
-    }
+    insert_at(list, new);
 }
 
 /// The working lists of [`apply_product_leads`].

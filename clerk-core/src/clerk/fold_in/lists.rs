@@ -48,7 +48,7 @@ pub(super) fn rows_per_pair(kind: usize) -> usize {
 }
 
 /// Updates the related lists of relation `kind` (`slot` in `AUDIENCE_KINDS`) of products `lo..` (`related`)
-/// for the moved pairs of their rows (`own`: sorted lists, in practice one; `mirrored`: a symmetric table's
+/// for the moved pairs of their rows (`own`: sorted; `mirrored`: a symmetric table's
 /// pairs mirrored to their rows, in any order) and the denominators that moved (`before`: the products' orders
 /// before, for bought together and next; their regular customers before, for same customers), noting the leads
 /// that change in `leads` and the rows updated in `touched`. A row whose denominator moved gets its listed
@@ -62,7 +62,7 @@ pub(super) fn update_rows(
     (kind, slot): (usize, usize),
     lo: u32,
     related: &mut Lists,
-    own: &[&[Moved]],
+    own: &[Moved],
     mirrored: &[&[Moved]],
     before: [&BTreeMap<u32, u32>; 2],
     work: &mut Work,
@@ -82,29 +82,16 @@ pub(super) fn update_rows(
     touched.extend_from_slice(rows);
 }
 
-/// The moved pairs of some rows, sorted: their `own` pairs (each list sorted; in practice one) merged with the
-/// `mirrored` pairs (in `pairs`, those mirrored sorted in `mirror`). One list of their own and none mirrored is
-/// used as it is.
+/// The moved pairs of some rows, sorted: their `own` pairs (sorted) merged with the `mirrored` pairs (in
+/// `pairs`, those mirrored sorted in `mirror`); their own as they are when none is mirrored.
 fn pairs_in<'a>(
-    own: &[&'a [Moved]],
+    own: &'a [Moved],
     mirrored: &[&[Moved]],
     pairs: &'a mut Vec<Moved>,
     mirror: &mut Vec<Moved>,
 ) -> &'a [Moved] {
-    let mut lists = own.iter().filter(|l| !l.is_empty());
-    let only = match (lists.next(), lists.next()) {
-        (None, _) => &[][..],
-        (Some(&only), None) => only,
-        // Several lists of their own: all sorted together.
-        _ => {
-            pairs.clear();
-            pairs.extend(own.iter().chain(mirrored).flat_map(|l| l.iter()));
-            pairs.sort_unstable_by_key(|m| (m.0, m.1));
-            return pairs;
-        }
-    };
     if mirrored.iter().all(|l| l.is_empty()) {
-        return only;
+        return own;
     }
     // Sorted on one integer key, and merged with the rows' own pairs (all on the other side of the diagonal).
     let key = |m: &Moved| (u64::from(m.0) << 32) | u64::from(m.1);
@@ -112,9 +99,9 @@ fn pairs_in<'a>(
     mirror.extend(mirrored.iter().flat_map(|l| l.iter()));
     mirror.sort_unstable_by_key(key);
     pairs.clear();
-    pairs.reserve(only.len() + mirror.len());
+    pairs.reserve(own.len() + mirror.len());
     let mut r = 0;
-    for m in only {
+    for m in own {
         while r < mirror.len() && key(&mirror[r]) < key(m) {
             pairs.push(mirror[r]);
             r += 1;

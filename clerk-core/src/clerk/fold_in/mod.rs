@@ -56,7 +56,7 @@ use super::state::{HistItem, State};
 use super::{Inner, AUDIENCE_KINDS};
 use crate::domain::{Order, DAY};
 use crate::model::FoldInStats;
-use search::{likely_place, seek};
+use search::{insert_at, likely_place, seek};
 use sides::Change;
 
 /// Count changes gathered before they are applied: enough for large batches to be applied row by row, few
@@ -232,16 +232,7 @@ fn update_history(inner: &mut Inner, settings: &Settings, c: usize, t: i64, prod
             }
         }
     }
-    if !new.is_empty() {
-        let old = hist.len();
-        hist.resize(old + new.len(), new[0].1);
-        let mut end = old;
-        for (k, &(at, item)) in new.iter().enumerate().rev() {
-            hist.copy_within(at..end, at + k + 1);
-            hist[at + k] = item;
-            end = at;
-        }
-    }
+    insert_at(hist, &new);
     if became.is_empty() {
         return;
     }

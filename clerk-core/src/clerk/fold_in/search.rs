@@ -1,6 +1,7 @@
-//! Finding a place in a sorted list from where its key likely is: the lists a fold-in searches (the leads to a
-//! product, by source; the buyers of a product) are sorted by indices spread about evenly over `0..n`, and a
-//! binary search of a long one takes a cache miss per halving.
+//! Places in the sorted lists a fold-in changes (the leads to a product, by source; the buyers of a product; a
+//! customer's history): finding one from where its key likely is (the keys are indices spread about evenly over
+//! `0..n`, and a binary search of a long list takes a cache miss per halving), and putting several new entries
+//! in at once.
 
 /// Where a key `x` likely is in a list of `len` entries sorted by keys spread about evenly over `0..n`.
 pub(super) fn likely_place(len: usize, x: u32, n: usize) -> usize {
@@ -45,6 +46,21 @@ pub(super) fn seek<T>(list: &[T], key: impl Fn(&T) -> u32, x: u32, from: usize, 
     lo + list[lo..hi].partition_point(|e| key(e) < x)
 }
 
+/// Puts the `new` entries into `list`, each before the entry at its place (places in the list as it is, in
+/// order): from the last, each moving only the entries between its place and the next one's, where inserting
+/// them one at a time moved the list's tail for each.
+pub(super) fn insert_at<T: Copy>(list: &mut Vec<T>, new: &[(usize, T)]) {
+    let Some(&(_, filler)) = new.first() else { return };
+    let old = list.len();
+    list.resize(old + new.len(), filler);
+    let mut end = old;
+    for (k, &(at, entry)) in new.iter().enumerate().rev() {
+        list.copy_within(at..end, at + k + 1);
+        list[at + k] = entry;
+        end = at;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;
@@ -64,6 +80,20 @@ mod tests {
             let from = from.min(list.len());
             let expected = from + list[from..].partition_point(|&k| k < x);
             prop_assert_eq!(seek(&list, |&k| k, x, from, n), expected);
+        }
+
+        /// New keys put in at their places (found in the list as it is) leave the list sorted, holding both.
+        #[test]
+        fn insert_at_merges_in_order(
+            keys in prop::collection::btree_set(0..5_000u32, 0..300),
+            added in prop::collection::btree_set(0..5_000u32, 0..100),
+        ) {
+            let mut list: Vec<u32> = keys.iter().copied().collect();
+            let new: Vec<(usize, u32)> =
+                added.difference(&keys).map(|&x| (list.partition_point(|&k| k < x), x)).collect();
+            insert_at(&mut list, &new);
+            let expected: Vec<u32> = keys.union(&added).copied().collect();
+            prop_assert_eq!(list, expected);
         }
     }
 }

@@ -226,6 +226,14 @@ pub(super) fn update(
         [std::mem::take(&mut s.together), std::mem::take(&mut s.next), std::mem::take(&mut s.regulars)]
     });
     let cuts = &*cuts;
+    // The largest first, so that the last to be claimed are small and the threads end close together.
+    let mut count_units: Vec<CountUnit<'_>> = count_units(cuts, pending, counted, tables.as_mut()).collect();
+    // The moved pairs of each unit's own rows, one per change, weigh its related lists too.
+    let mut changes: [Vec<usize>; 3] = std::array::from_fn(|slot| vec![0; cuts[slot].len().saturating_sub(1)]);
+    for u in &count_units {
+        changes[u.slot][u.unit] = u.changes.len() + u.counted.len();
+    }
+    count_units.sort_by_key(|u| std::cmp::Reverse(u.changes.len() + u.counted.len()));
     let job = Job {
         s: &inner.state,
         settings,
@@ -233,28 +241,20 @@ pub(super) fn update(
         cuts,
         lead_unit,
         n,
-        counts: {
-            // The largest first, so that the last to be claimed are small and the threads end close together.
-            let mut units: Vec<CountUnit<'_>> = count_units(cuts, pending, counted, tables.as_mut()).collect();
-            units.sort_by_key(|u| std::cmp::Reverse(u.changes.len() + u.counted.len()));
-            Claims::new(units.into_iter())
-        },
+        counts: Claims::new(count_units.into_iter()),
         lists: {
             // In AUDIENCE_KINDS order.
             let [together, next, _, same] = &mut related;
             let mut units: Vec<(usize, ListUnit<'_>)> = [together, next, same]
                 .into_iter()
                 .zip(cuts)
+                .zip(&changes)
                 .enumerate()
-                .flat_map(|(slot, (lists, cuts))| {
-                    let kind = AUDIENCE_KINDS[slot];
-                    let changes = counted.map_or_else(
-                        || unit_sizes(&pending[kind], |c| c.0, cuts),
-                        |moved| unit_sizes(&moved[kind], |m| m.0, cuts),
-                    );
-                    split_at_cuts(lists, cuts).zip(changes).map(move |((unit, lo, lists), changes)| {
-                        (changes * lists::rows_per_pair(kind), ListUnit { slot, unit, lo, lists })
-                    })
+                .flat_map(|(slot, ((lists, cuts), changes))| {
+                    let rows = lists::rows_per_pair(AUDIENCE_KINDS[slot]);
+                    split_at_cuts(lists, cuts)
+                        .zip(changes)
+                        .map(move |((unit, lo, lists), changes)| (changes * rows, ListUnit { slot, unit, lo, lists }))
                 })
                 .collect();
             // The largest first (the moved pairs of their own rows, those mirrored to them as many again).
@@ -321,12 +321,6 @@ fn cut(rows: impl Iterator<Item = u32>, len: usize, n: usize, threads: usize, cu
     cuts.push(u32::try_from(n).unwrap_or(u32::MAX).max(cuts[cuts.len() - 1]));
 }
 
-/// The entries of `list` (sorted by row, `row` of each) in each unit of rows cut at `cuts`.
-fn unit_sizes<T>(list: &[T], row: impl Fn(&T) -> u32, cuts: &[u32]) -> Vec<usize> {
-    let at: Vec<usize> = cuts.iter().map(|&c| list.partition_point(|e| row(e) < c)).collect();
-    at.windows(2).map(|w| w[1] - w[0]).collect()
-}
-
 /// `table` cut at `cuts`: each unit's index, first row and rows.
 fn split_at_cuts<'a, T>(table: &'a mut [T], cuts: &'a [u32]) -> impl Iterator<Item = (usize, u32, &'a mut [T])> {
     let mut rest = table;
@@ -388,11 +382,14 @@ impl Job<'_> {
         counted.unwrap_or_else(|panic| resume_unwind(panic));
         let moved: Vec<&HandedMoved> = self.moved.iter().filter_map(OnceLock::get).collect();
         let updated = catch_unwind(AssertUnwindSafe(|| {
-            let mut own: Vec<&[Moved]> = Vec::new();
             let mut mirrored: Vec<&[Moved]> = Vec::new();
             while let Some(ListUnit { slot, unit, lo, lists }) = self.lists.claim() {
-                own.clear();
-                own.extend(moved.iter().filter_map(|m| m.0[slot].get(unit).map(Vec::as_slice)));
+                // Counted by one thread: the other's list of the unit is empty.
+                let own = moved
+                    .iter()
+                    .filter_map(|m| m.0[slot].get(unit).map(Vec::as_slice))
+                    .find(|own| !own.is_empty())
+                    .unwrap_or_default();
                 mirrored.clear();
                 mirrored.extend(moved.iter().filter_map(|m| m.1[slot].get(unit).map(Vec::as_slice)));
                 let Side { unit_leads, touched, lists: list_work, leads, .. } = &mut *work;
@@ -404,7 +401,7 @@ impl Job<'_> {
                     (kind, slot),
                     lo,
                     lists,
-                    &own,
+                    own,
                     &mirrored,
                     self.before,
                     list_work,
